@@ -1,0 +1,3 @@
+"""admin commands."""
+
+from qa.commands import app  # noqa: F401

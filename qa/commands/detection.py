@@ -1,0 +1,3 @@
+"""detection commands."""
+
+from qa.commands import app  # noqa: F401

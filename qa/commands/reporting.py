@@ -1,0 +1,3 @@
+"""reporting commands."""
+
+from qa.commands import app  # noqa: F401

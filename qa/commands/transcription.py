@@ -1,0 +1,3 @@
+"""transcription commands."""
+
+from qa.commands import app  # noqa: F401
