@@ -15,4 +15,4 @@ app = typer.Typer(
 )
 
 # Registration order is the order of `callqa --help`.
-from qa.commands import transcription, detection, reporting, admin  # noqa: E402,F401
+from qa.commands import transcription, detection, training, reporting, admin  # noqa: E402,F401

@@ -1,0 +1,3 @@
+"""training commands."""
+
+from qa.commands import app  # noqa: F401
