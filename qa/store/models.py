@@ -52,6 +52,7 @@ class Call(Base):
     error: Mapped[str | None] = mapped_column(Text)
     asr_model: Mapped[str | None] = mapped_column(String(200))
     processing_seconds: Mapped[float | None] = mapped_column(Float)
+    claimed_by: Mapped[str | None] = mapped_column(String(128))  # "host:pid" of the worker processing it
     risk_score: Mapped[float | None] = mapped_column(Float, index=True)  # 0-100
     complaint_risk: Mapped[float | None] = mapped_column(Float)  # 0-1
     score_reasons: Mapped[list[Any] | None] = mapped_column(JSON)

@@ -1,0 +1,149 @@
+"""Decode any common audio format with PyAV, validate it, resample to 16 kHz and keep channels apart."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import wave
+from pathlib import Path
+
+import av
+import numpy as np
+
+from qa.config import Settings, get_settings
+from qa.records import AudioInfo, DecodedAudio
+
+RATE = 16000
+_HASH_CHUNK = 1 << 20
+
+
+class AudioError(Exception):
+    """A recording that cannot be processed; the message says why, in words a user can act on."""
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(_HASH_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_file(path: Path, settings: Settings) -> int:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        raise AudioError(f"file not found: {path}") from None
+    except OSError as exc:
+        raise AudioError(f"cannot read file: {exc.strerror or exc}") from None
+    if not path.is_file():
+        raise AudioError("not a regular file")
+    if not os.access(path, os.R_OK):
+        raise AudioError("file is not readable (permission denied)")
+    if size == 0:
+        raise AudioError("empty file (0 bytes)")
+    if size > settings.max_file_bytes:
+        raise AudioError(
+            f"file too large: {size / 1e9:.2f} GB exceeds the limit of {settings.max_file_bytes / 1e9:.2f} GB"
+        )
+    return size
+
+
+def decode(path: str | os.PathLike[str], settings: Settings | None = None) -> DecodedAudio:
+    """Decode `path` into 16 kHz float32 samples, shape (channels, n); raise AudioError with a clear reason."""
+    settings = settings or get_settings()
+    path = Path(path)
+    size = _check_file(path, settings)
+    sha = file_sha256(path)
+    try:
+        container = av.open(str(path), metadata_errors="ignore")
+    except (av.error.InvalidDataError, av.error.FFmpegError, UnicodeDecodeError) as exc:
+        raise AudioError(f"not a recognised audio file ({_ffmpeg_reason(exc)})") from None
+    with container:
+        streams = container.streams.audio
+        if not streams:
+            raise AudioError("the file has no audio stream")
+        stream = streams[0]
+        channels = max(1, min(stream.codec_context.channels or 1, 2))
+        declared = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
+        if declared is None and container.duration:
+            declared = container.duration / 1_000_000
+        if stream.codec_context.name.startswith("pcm_"):
+            declared = _wav_header_duration(path) or declared
+        if declared and declared > settings.max_duration_s:
+            raise AudioError(
+                f"recording too long: {declared / 60:.1f} min exceeds the limit of {settings.max_duration_s / 60:.0f} min"
+            )
+        layout = "stereo" if channels == 2 else "mono"
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=RATE)
+        chunks: list[np.ndarray] = []
+        total = 0
+        limit = int(settings.max_duration_s * RATE)
+        try:
+            for frame in container.decode(stream):
+                frame.pts = None
+                for out in resampler.resample(frame):
+                    arr = out.to_ndarray()
+                    chunks.append(arr)
+                    total += arr.shape[1]
+                if total > limit:
+                    raise AudioError(
+                        f"recording too long: exceeds the limit of {settings.max_duration_s / 60:.0f} min"
+                    )
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray())
+        except (av.error.InvalidDataError, av.error.FFmpegError) as exc:
+            raise AudioError(f"audio data is corrupt or truncated ({_ffmpeg_reason(exc)})") from None
+        codec = stream.codec_context.name
+        source_rate = stream.codec_context.sample_rate or 0
+    if not chunks:
+        raise AudioError("no audio could be decoded (truncated or empty stream)")
+    samples = np.concatenate(chunks, axis=1).astype(np.float32)
+    duration = samples.shape[1] / RATE
+    if declared and duration < 0.9 * declared - 0.5:
+        raise AudioError(
+            f"truncated file: only {duration:.1f} s of the {declared:.1f} s the header declares could be decoded"
+        )
+    if duration < settings.min_duration_s:
+        raise AudioError(f"recording too short: {duration:.2f} s (minimum {settings.min_duration_s:.1f} s)")
+    info = AudioInfo(
+        path=str(path.resolve()), sha256=sha, size_bytes=size, duration=duration,
+        channels=samples.shape[0], source_rate=source_rate, codec=codec,
+    )
+    return DecodedAudio(info=info, samples=samples, rate=RATE)
+
+
+def _wav_header_duration(path: Path) -> float | None:
+    """Duration the RIFF header declares (PyAV estimates PCM length from the file size, hiding truncation)."""
+    try:
+        with wave.open(str(path), "rb") as wav:
+            return wav.getnframes() / wav.getframerate()
+    except (wave.Error, EOFError, OSError, ZeroDivisionError):
+        return None
+
+
+def _ffmpeg_reason(exc: Exception) -> str:
+    text = getattr(exc, "strerror", None) or str(exc)
+    return text.split(":")[-1].strip() if ":" in text and len(text) > 80 else text
+
+
+def is_silent(samples: np.ndarray, threshold_db: float = -50.0) -> bool:
+    """True when the whole signal stays below `threshold_db` dBFS RMS (no speech to transcribe)."""
+    if samples.size == 0:
+        return True
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64))))
+    return 20 * np.log10(max(rms, 1e-10)) < threshold_db
+
+
+AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".oga", ".wma", ".amr", ".webm", ".mp4"}
+
+
+def find_recordings(paths: list[Path]) -> list[Path]:
+    """Expand folders into the audio files under them (sorted); keep explicit files as given."""
+    found: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            found.extend(sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_SUFFIXES))
+        else:
+            found.append(p)
+    return found
