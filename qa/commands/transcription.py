@@ -1,3 +1,297 @@
-"""transcription commands."""
+"""Commands that take recordings in: ingest, calls, transcript, transcribe, detect, set-agent, models, eval-asr."""
 
-from qa.commands import app  # noqa: F401
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from qa.commands import app
+
+console = Console()
+err = Console(stderr=True)
+
+DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: CALLQA_DB_URL or the local SQLite file).")]
+
+
+def _db_url(db: str | None) -> str:
+    from qa.config import get_settings
+    from qa.store.db import get_engine
+
+    url = db or get_settings().database_url
+    try:
+        get_engine(url)
+    except Exception as exc:  # noqa: BLE001 - any connection/URL problem is a usage error
+        err.print(f"[red]cannot open database {url.split('@')[-1]}: {type(exc).__name__}: {exc}[/red]")
+        raise typer.Exit(2) from None
+    return url
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Recordings or folders of recordings.")],
+    manifest: Annotated[Optional[Path], typer.Option(help="CSV: file,agent_id,account_id,callee,started_at,direction,jurisdiction,agent_channel")] = None,
+    db: DbOption = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (each loads the models once).")] = 1,
+    force: Annotated[bool, typer.Option("--force", help="Re-process recordings already ingested.")] = False,
+) -> None:
+    """Transcribe, analyse and store recordings. Re-running skips what is done and resumes what was cut off."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from qa.audio import find_recordings
+    from qa.config import get_settings
+    from qa.ingest import FileJob, run_batch
+    from qa.manifest import ManifestError, read_manifest
+    from qa.records import CallMeta
+
+    settings = get_settings()
+    url = _db_url(db)
+    entries = {}
+    if manifest is not None:
+        try:
+            entries = read_manifest(manifest, settings.default_timezone)
+        except ManifestError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+    files = find_recordings(paths)
+    if not files:
+        err.print("[red]no recordings found in the given paths[/red]")
+        raise typer.Exit(2)
+    jobs = []
+    for f in files:
+        entry = entries.get(f.resolve())
+        jobs.append(FileJob(f, entry.meta if entry else CallMeta(), entry.error if entry else None))
+    listed = {j.path.resolve() for j in jobs}
+    missing = [e for p, e in entries.items() if p not in listed]
+    for e in missing:
+        err.print(f"[yellow]manifest lists {e.path.name}, which is not among the given paths[/yellow]")
+
+    with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=err, transient=False) as progress:
+        task = progress.add_task("", total=len(jobs))
+
+        def advance(result) -> None:  # type: ignore[no-untyped-def]
+            progress.update(task, advance=1, description=f"{Path(result.path).name}: {result.status}")
+
+        results = run_batch(jobs, url, force=force, workers=workers, settings=settings, on_result=advance)
+
+    table = Table(title="ingest summary")
+    for col in ("file", "status", "call", "reason"):
+        table.add_column(col)
+    for r in sorted(results, key=lambda r: r.path):
+        style = {"done": "green", "skipped": "yellow", "failed": "red"}[r.status]
+        table.add_row(Path(r.path).name, f"[{style}]{r.status}[/{style}]", str(r.call_id or ""), r.reason or "")
+    console.print(table)
+    counts = {s: sum(r.status == s for r in results) for s in ("done", "skipped", "failed")}
+    audio = sum(r.audio_seconds for r in results)
+    busy = sum(r.seconds for r in results if r.status == "done")
+    speed = f", {audio / busy:.1f}x real time" if busy else ""
+    console.print(f"done {counts['done']} · skipped {counts['skipped']} · failed {counts['failed']}"
+                  f" ({audio / 60:.1f} min of audio{speed})")
+
+
+@app.command()
+def calls(
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    status: Annotated[Optional[str], typer.Option(help="Only calls with this status.")] = None,
+) -> None:
+    """List stored calls with their status."""
+    from qa.store import calls as store
+    from qa.store.db import session_scope
+
+    with session_scope(_db_url(db)) as s:
+        rows = [
+            {"call_id": c.id, "file": Path(c.path).name, "status": c.status, "error": c.error,
+             "agent_id": c.agent_id, "account_id": c.account_id,
+             "started_at": c.started_at.isoformat() if c.started_at else None,
+             "duration": round(c.duration, 2) if c.duration else None, "language": c.language,
+             "risk_score": round(c.risk_score, 1) if c.risk_score is not None else None,
+             "findings": len(c.findings)}
+            for c in store.list_calls(s, status)
+        ]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"{len(rows)} calls")
+    for col in ("call_id", "file", "status", "agent_id", "language", "duration", "risk_score", "findings", "error"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*[str(r[c]) if r[c] is not None else "" for c in
+                        ("call_id", "file", "status", "agent_id", "language", "duration", "risk_score", "findings", "error")])
+    console.print(table)
+
+
+def _print_transcript(data: dict) -> None:  # type: ignore[type-arg]
+    console.print(f"[bold]call {data['call_id']}[/bold] · {data['language']} · {data['duration']:.1f} s")
+    for seg in data["segments"]:
+        colour = "cyan" if seg["speaker"] == "agent" else "magenta"
+        console.print(f"[dim]{seg['start']:7.2f}-{seg['end']:7.2f}[/dim] [{colour}]{seg['speaker']:>8}[/{colour}]  {seg['text']}")
+
+
+@app.command()
+def transcript(
+    call_id: Annotated[int, typer.Argument(help="Call id (see `callqa calls`).")],
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Show the merged, speaker-attributed transcript of a stored call."""
+    from qa.store import calls as store
+    from qa.store.db import session_scope
+
+    with session_scope(_db_url(db)) as s:
+        tr = store.load_transcript(s, call_id)
+    if tr is None:
+        err.print(f"[red]no call with id {call_id}[/red]")
+        raise typer.Exit(1)
+    data = tr.to_json()
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        _print_transcript(data)
+
+
+@app.command()
+def transcribe(
+    file: Annotated[Path, typer.Argument(help="One recording.")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    agent_channel: Annotated[Optional[int], typer.Option(help="Stereo: channel of the agent (0 left, 1 right).")] = None,
+) -> None:
+    """Transcribe one file without storing it."""
+    from qa.asr import get_transcriber
+    from qa.audio import AudioError, decode
+    from qa.records import CallMeta
+    from qa.transcription import transcribe_call
+
+    try:
+        audio = decode(file)
+    except AudioError as exc:
+        err.print(f"[red]{file}: {exc}[/red]")
+        raise typer.Exit(1) from None
+    tr = transcribe_call(audio, CallMeta(agent_channel=agent_channel), get_transcriber())
+    data = tr.to_json()
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False))
+    else:
+        _print_transcript(data)
+
+
+@app.command()
+def detect(
+    call_id: Annotated[Optional[int], typer.Argument(help="Call id; or use --all.")] = None,
+    all_calls: Annotated[bool, typer.Option("--all", help="Every stored call.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Re-run detection, compliance and scoring on stored transcripts (no re-transcription)."""
+    from qa.config import get_settings
+    from qa.ingest import analyze_call
+    from qa.store import calls as store
+    from qa.store.db import session_scope
+    from qa.store.models import Call
+
+    if (call_id is None) == (not all_calls):
+        err.print("[red]give a CALL_ID or --all[/red]")
+        raise typer.Exit(2)
+    url = _db_url(db)
+    with session_scope(url) as s:
+        ids = store.done_call_ids(s) if all_calls else [call_id]
+    settings = get_settings()
+    for cid in ids:
+        with session_scope(url) as s:
+            call = s.get(Call, cid)
+            if call is None:
+                err.print(f"[red]no call with id {cid}[/red]")
+                raise typer.Exit(1)
+            tr = store.load_transcript(s, cid)
+            assert tr is not None
+            analyze_call(s, cid, tr, store.call_meta(call), None, settings)
+            n = len(call.findings)
+        console.print(f"call {cid}: {n} findings")
+
+
+@app.command("set-agent")
+def set_agent(
+    call_id: Annotated[int, typer.Argument(help="Call id.")],
+    speaker: Annotated[str, typer.Argument(help="The speaker who is the agent, e.g. 'cluster 1' or 'channel 0'.")],
+    db: DbOption = None,
+) -> None:
+    """Override which speaker is the agent (recorded as a reviewer override), then re-run detection."""
+    from qa.config import get_settings
+    from qa.ingest import analyze_call
+    from qa.store import calls as store
+    from qa.store.db import session_scope
+    from qa.store.models import Call
+
+    url = _db_url(db)
+    with session_scope(url) as s:
+        try:
+            store.swap_roles(s, call_id, speaker)
+        except KeyError:
+            err.print(f"[red]no call with id {call_id}[/red]")
+            raise typer.Exit(1) from None
+        except ValueError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+        s.flush()
+        call = s.get(Call, call_id)
+        tr = store.load_transcript(s, call_id)
+        assert call is not None and tr is not None
+        analyze_call(s, call_id, tr, store.call_meta(call), None, get_settings())
+    console.print(f"call {call_id}: {speaker} is now the agent; findings recomputed")
+
+
+@app.command()
+def models(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Build (if needed) and describe the offline models in use, with the folders they load from."""
+    from qa.asr_model import ModelMissingError, resolve_asr_model
+    from qa.encoder import describe_encoder
+
+    try:
+        data = {"asr": resolve_asr_model().to_json(), "encoder": describe_encoder()}
+        from qa.detect.model import describe_classifier
+
+        data["classifier"] = describe_classifier()
+    except ModelMissingError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    table = Table(title="models")
+    for col in ("role", "name", "path", "sha256"):
+        table.add_column(col)
+    for role, spec in data.items():
+        table.add_row(role, spec["name"], spec["path"], spec["sha256"][:16] + "…")
+    console.print(table)
+
+
+@app.command("eval-asr")
+def eval_asr(
+    folder: Annotated[Path, typer.Argument(help="Folder of clips with references: a Kaldi 'text' file (id text) or <clip>.txt beside each clip.")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Character error rate (Chinese) and word error rate (English) of the configured ASR model on reference clips."""
+    from qa.asr_eval import evaluate_folder
+
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+    report = evaluate_folder(folder)
+    if not report["clips"]:
+        err.print(f"[red]no clips with references found in {folder}[/red]")
+        raise typer.Exit(2)
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"ASR accuracy · {report['model']}")
+    for col in ("clip", "lang", "error rate", "reference", "hypothesis"):
+        table.add_column(col)
+    for c in report["clips"]:
+        table.add_row(c["clip"], c["language"], f"{c['error_rate']:.3f}", c["reference"][:40], c["hypothesis"][:40])
+    console.print(table)
+    console.print(f"CER (zh) {report['cer_zh']}, WER (en) {report['wer_en']}")

@@ -1,0 +1,157 @@
+"""Batch ingestion: recordings in, transcripts, findings and scores stored. Failures are recorded, never fatal.
+
+Each file is processed in three steps so that a crash at any point loses nothing: claim a call row
+(unique content hash), do the slow work outside any transaction, then store every result in one
+transaction. A call left "processing" by a dead worker is taken over on the next run.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from qa.audio import AudioError, decode, file_sha256, is_silent
+from qa.config import Settings, get_settings
+from qa.records import CallMeta, DecodedAudio, Transcript
+from qa.store import calls as store
+from qa.store.db import session_scope
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class FileJob:
+    path: Path
+    meta: CallMeta
+    meta_error: str | None = None
+
+
+@dataclass
+class IngestResult:
+    path: str
+    status: str  # done | skipped | failed
+    call_id: int | None = None
+    reason: str | None = None
+    seconds: float = 0.0
+    audio_seconds: float = 0.0
+
+
+def analyze_call(session, call_id: int, transcript: Transcript, meta: CallMeta,  # type: ignore[no-untyped-def]
+                 audio: DecodedAudio | None, settings: Settings) -> None:
+    """Detection, then compliance, voice measures and scores; replaces this call's findings."""
+    from qa.assessment import assess_call
+    from qa.detect import detect_transcript
+
+    transcript.call_id = call_id
+    findings = detect_transcript(transcript, meta, settings)
+    store.replace_findings(session, call_id, findings, keep_prefixes=())
+    session.flush()
+    assess_call(session, call_id, audio, settings)
+
+
+def process_file(job: FileJob, db_url: str, force: bool, settings: Settings) -> IngestResult:
+    """Ingest one recording; every outcome is returned and logged in the ingestion log."""
+    started = time.perf_counter()
+    path = str(job.path)
+    try:
+        sha = file_sha256(job.path)
+    except OSError as exc:
+        reason = f"cannot read file: {exc.strerror or exc}"
+        with session_scope(db_url) as s:
+            store.log_event(s, path, "failed", reason)
+        return IngestResult(path, "failed", reason=reason)
+
+    with session_scope(db_url) as s:
+        call_id, state = store.claim_call(s, sha, path, job.meta, force)
+        if state == "claimed":
+            store.log_event(s, path, "started", None, call_id, sha)
+    if state != "claimed":
+        reason = "already ingested (same content)" if state == "done" else "being processed by another worker"
+        with session_scope(db_url) as s:
+            store.log_event(s, path, "skipped", reason, call_id, sha)
+        return IngestResult(path, "skipped", call_id, reason)
+    assert call_id is not None
+
+    try:
+        if job.meta_error:
+            raise AudioError(f"bad metadata ({job.meta_error})")
+        audio = decode(job.path, settings)
+        if is_silent(audio.samples):
+            raise AudioError("silent recording: no speech to transcribe")
+        from qa.asr import get_transcriber
+        from qa.transcription import transcribe_call
+
+        asr = get_transcriber(settings)
+        transcript = transcribe_call(audio, job.meta, asr)
+        if not transcript.segments:
+            raise AudioError("no speech was recognised in the recording")
+        seconds = time.perf_counter() - started
+        with session_scope(db_url) as s:
+            store.save_transcript(s, call_id, audio.info, transcript, asr.spec.name, seconds)
+            s.flush()
+            analyze_call(s, call_id, transcript, job.meta, audio, settings)
+            store.mark_done(s, call_id, time.perf_counter() - started)
+            store.log_event(s, path, "done", None, call_id, sha)
+        return IngestResult(path, "done", call_id, None, time.perf_counter() - started, audio.info.duration)
+    except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
+        if isinstance(exc, AudioError):
+            reason = str(exc)
+        else:
+            reason = f"internal error: {type(exc).__name__}: {exc}"
+            log.exception("ingest of call %s failed", call_id)
+        with session_scope(db_url) as s:
+            store.mark_failed(s, call_id, reason)
+            store.log_event(s, path, "failed", reason, call_id, sha)
+        return IngestResult(path, "failed", call_id, reason, time.perf_counter() - started)
+
+
+_worker_settings: Settings | None = None
+
+
+def _init_worker(settings: Settings) -> None:
+    global _worker_settings
+    _worker_settings = settings
+    logging.basicConfig(level=logging.WARNING)
+
+
+def _run_in_worker(job: FileJob, db_url: str, force: bool) -> IngestResult:
+    assert _worker_settings is not None
+    return process_file(job, db_url, force, _worker_settings)
+
+
+def run_batch(jobs: list[FileJob], db_url: str, force: bool = False, workers: int = 1,
+              settings: Settings | None = None,
+              on_result: Callable[[IngestResult], None] | None = None) -> list[IngestResult]:
+    """Process `jobs` in this process (workers=1) or a pool of worker processes, each loading models once."""
+    settings = settings or get_settings()
+    results: list[IngestResult] = []
+
+    def collect(results_iter: Iterator[IngestResult]) -> None:
+        for r in results_iter:
+            results.append(r)
+            if on_result:
+                on_result(r)
+
+    if workers <= 1 or len(jobs) <= 1:
+        collect(process_file(job, db_url, force, settings) for job in jobs)
+        return results
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                             initargs=(settings,)) as pool:
+        futures = {pool.submit(_run_in_worker, job, db_url, force): job for job in jobs}
+
+        def finished() -> Iterator[IngestResult]:
+            for fut in as_completed(futures):
+                job = futures[fut]
+                try:
+                    yield fut.result()
+                except Exception as exc:  # noqa: BLE001 - a worker died (e.g. out of memory)
+                    yield IngestResult(str(job.path), "failed", reason=f"worker crashed: {type(exc).__name__}: {exc}")
+
+        collect(finished())
+    return results
