@@ -110,6 +110,21 @@ def process_file(job: FileJob, db_url: str, force: bool, settings: Settings) -> 
         return IngestResult(path, "failed", call_id, reason, time.perf_counter() - started)
 
 
+def build_jobs(files: list[Path], manifest: Path | None, settings: Settings) -> list[FileJob]:
+    """One job per file, with the manifest's metadata (re-read each call: it may grow while watching).
+
+    Raises ManifestError when the manifest itself is unusable.
+    """
+    from qa.manifest import read_manifest
+
+    entries = read_manifest(manifest, settings.default_timezone) if manifest else {}
+    jobs = []
+    for f in files:
+        entry = entries.get(f.resolve())
+        jobs.append(FileJob(f, entry.meta if entry else CallMeta(), entry.error if entry else None))
+    return jobs
+
+
 _worker_settings: Settings | None = None
 
 

@@ -39,37 +39,27 @@ def ingest(
     db: DbOption = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes (each loads the models once).")] = 1,
     force: Annotated[bool, typer.Option("--force", help="Re-process recordings already ingested.")] = False,
+    cluster: Annotated[Optional[str], typer.Option(help="Run on Ray: 'auto' (running or new local cluster) or ray://HOST:PORT.")] = None,
 ) -> None:
     """Transcribe, analyse and store recordings. Re-running skips what is done and resumes what was cut off."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from qa.audio import find_recordings
     from qa.config import get_settings
-    from qa.ingest import FileJob, run_batch
-    from qa.manifest import ManifestError, read_manifest
-    from qa.records import CallMeta
+    from qa.ingest import build_jobs, run_batch
+    from qa.manifest import ManifestError
 
     settings = get_settings()
     url = _db_url(db)
-    entries = {}
-    if manifest is not None:
-        try:
-            entries = read_manifest(manifest, settings.default_timezone)
-        except ManifestError as exc:
-            err.print(f"[red]{exc}[/red]")
-            raise typer.Exit(2) from None
     files = find_recordings(paths)
     if not files:
         err.print("[red]no recordings found in the given paths[/red]")
         raise typer.Exit(2)
-    jobs = []
-    for f in files:
-        entry = entries.get(f.resolve())
-        jobs.append(FileJob(f, entry.meta if entry else CallMeta(), entry.error if entry else None))
-    listed = {j.path.resolve() for j in jobs}
-    missing = [e for p, e in entries.items() if p not in listed]
-    for e in missing:
-        err.print(f"[yellow]manifest lists {e.path.name}, which is not among the given paths[/yellow]")
+    try:
+        jobs = build_jobs(files, manifest, settings)
+    except ManifestError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
 
     with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TextColumn("{task.description}"), console=err, transient=False) as progress:
@@ -78,8 +68,17 @@ def ingest(
         def advance(result) -> None:  # type: ignore[no-untyped-def]
             progress.update(task, advance=1, description=f"{Path(result.path).name}: {result.status}")
 
-        results = run_batch(jobs, url, force=force, workers=workers, settings=settings, on_result=advance)
+        if cluster:
+            from qa.cluster import run_on_ray
 
+            results = run_on_ray(jobs, url, cluster, force, settings, on_result=advance)
+        else:
+            results = run_batch(jobs, url, force=force, workers=workers, settings=settings, on_result=advance)
+
+    _print_summary(results)
+
+
+def _print_summary(results) -> None:  # type: ignore[no-untyped-def]
     table = Table(title="ingest summary")
     for col in ("file", "status", "call", "reason"):
         table.add_column(col)
@@ -93,6 +92,41 @@ def ingest(
     speed = f", {audio / busy:.1f}x real time" if busy else ""
     console.print(f"done {counts['done']} · skipped {counts['skipped']} · failed {counts['failed']}"
                   f" ({audio / 60:.1f} min of audio{speed})")
+
+
+@app.command()
+def watch(
+    folder: Annotated[Path, typer.Argument(help="Folder that recordings arrive in.", exists=True, file_okay=False)],
+    manifest: Annotated[Optional[Path], typer.Option(help="Manifest CSV, re-read on every pass.")] = None,
+    db: DbOption = None,
+    workers: Annotated[int, typer.Option(min=1)] = 1,
+    interval: Annotated[float, typer.Option(help="Seconds between scans.")] = 5.0,
+    settle: Annotated[float, typer.Option(help="A file is complete once unchanged for this many seconds.")] = 5.0,
+    once: Annotated[bool, typer.Option("--once", help="Exit when nothing is left to do.")] = False,
+) -> None:
+    """Ingest recordings as they arrive (complete files only); survives restarts; reports the backlog."""
+    from qa.config import get_settings
+    from qa.manifest import ManifestError
+    from qa.watch import WatchStatus, watch as run_watch
+
+    url = _db_url(db)
+    last: list[tuple[int, int]] = []
+
+    def status(st: WatchStatus) -> None:
+        if not last or last[-1] != (st.backlog, st.settling):
+            err.print(f"watch: {st.processed} handled · backlog {st.backlog} · {st.settling} still being written")
+            last.append((st.backlog, st.settling))
+
+    def result(r) -> None:  # type: ignore[no-untyped-def]
+        console.print(f"{Path(r.path).name}: {r.status}" + (f" ({r.reason})" if r.reason else ""))
+
+    try:
+        run_watch(folder, url, get_settings(), manifest, interval, settle, workers, once, result, status)
+    except ManifestError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        err.print("watch stopped")
 
 
 @app.command()
