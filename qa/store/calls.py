@@ -34,12 +34,7 @@ def _claim_is_stale(call: Call) -> bool:
         except PermissionError:
             return False
         return int(pid) == os.getpid()
-    updated = call.updated_at
-    if updated.tzinfo is None:  # SQLite returns naive UTC
-        from datetime import UTC
-
-        updated = updated.replace(tzinfo=UTC)
-    return utcnow() - updated > CLAIM_LEASE
+    return utcnow() - call.updated_at > CLAIM_LEASE
 
 
 def log_event(session: Session, path: str, event: str, message: str | None = None,

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+import threading
 from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from qa.config import get_settings
@@ -23,17 +25,29 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
     cur.close()
 
 
-@lru_cache(maxsize=8)
+_engine_lock = threading.Lock()
+
+
 def get_engine(url: str | None = None) -> Engine:
     """Engine for `url` (default: the configured database), with the schema created if missing."""
     url = url or get_settings().database_url
+    with _engine_lock:
+        return _create_engine(url)
+
+
+@lru_cache(maxsize=8)
+def _create_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    Base.metadata.create_all(engine)
+    try:
+        Base.metadata.create_all(engine)
+    except (IntegrityError, OperationalError, ProgrammingError):
+        # Another process created the schema at the same moment; it is there now.
+        Base.metadata.create_all(engine)
     return engine
 
 
