@@ -1,0 +1,72 @@
+"""Watch mode and Ray scale-out store every call exactly once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from qa.config import get_settings
+from qa.ingest import build_jobs
+from qa.store.db import session_scope
+from qa.store.models import Call
+from qa.watch import FolderWatcher, watch
+from tests.conftest import shared_file
+
+
+def test_watcher_waits_for_complete_files(tmp_path: Path) -> None:
+    w = FolderWatcher(tmp_path, settle_s=5)
+    rec = tmp_path / "a.wav"
+    rec.write_bytes(b"RIFF....")
+    (tmp_path / "b.wav.part").write_bytes(b"x")
+    (tmp_path / ".c.wav").write_bytes(b"x")
+    os.utime(rec, (1000, 1000))
+    assert w.scan(now=1001) == ([], 1)  # first sight: still settling
+    assert w.scan(now=1003) == ([], 1)  # unchanged for 2 s only
+    assert w.scan(now=1007) == ([rec], 0)
+    rec.write_bytes(b"RIFF....more")  # grew: wait again
+    os.utime(rec, (1010, 1010))
+    assert w.scan(now=1011) == ([], 1)
+    w.mark_handled(rec)
+    assert w.scan(now=1100) == ([], 0)
+
+
+@pytest.mark.slow
+def test_watch_ingests_arrivals_and_survives_restart(tmp_path: Path, db_url: str) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    shutil.copy(shared_file("speech/stereo_diarization.wav"), inbox / "one.wav")
+    settings = get_settings()
+    assert watch(inbox, db_url, settings, interval=0.1, settle=0.2, once=True) == 1
+    shutil.copy(shared_file("speech/jfk.flac"), inbox / "two.flac")
+    # A restarted watcher re-sees one.wav (skipped by content hash) and ingests two.flac.
+    assert watch(inbox, db_url, settings, interval=0.1, settle=0.2, once=True) == 2
+    with session_scope(db_url) as s:
+        assert s.scalar(select(func.count()).select_from(Call).where(Call.status == "done")) == 2
+
+
+@pytest.mark.slow
+@pytest.mark.cluster
+def test_ray_local_cluster_ingests_each_file_once(tmp_path: Path, db_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    ray = pytest.importorskip("ray")
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # a local test cluster only
+    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path / "ray"))
+    from qa.cluster import run_on_ray
+
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    shutil.copy(shared_file("speech/stereo_diarization.wav"), folder / "a.wav")
+    shutil.copy(shared_file("speech/stereo_diarization.wav"), folder / "a_copy.wav")  # same content
+    shutil.copy(shared_file("speech/jfk.flac"), folder / "b.flac")
+    jobs = build_jobs(sorted(folder.iterdir()), None, get_settings())
+    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=str(tmp_path / "ray"))
+    try:
+        results = run_on_ray(jobs, db_url, "auto", False, get_settings())
+    finally:
+        ray.shutdown()
+    assert sorted(r.status for r in results) == ["done", "done", "skipped"]
+    with session_scope(db_url) as s:
+        assert s.scalar(select(func.count()).select_from(Call)) == 2
