@@ -8,6 +8,7 @@ that one file fail with the reason; the rest of the batch goes on.
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -78,7 +79,7 @@ def read_manifest(path: Path, default_tz: str) -> dict[Path, ManifestEntry]:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError:
         raise ManifestError(f"manifest {path} is not UTF-8 text") from None
-    reader = csv.DictReader(text.splitlines())
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     fieldnames = [f.strip() for f in (reader.fieldnames or [])]
     if "file" not in fieldnames:
         raise ManifestError(f"manifest {path} has no 'file' column (columns: {', '.join(COLUMNS)})")
