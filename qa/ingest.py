@@ -15,6 +15,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from qa.audio import AudioError, decode, file_sha256, is_silent
 from qa.config import Settings, get_settings
 from qa.records import CallMeta, DecodedAudio, Transcript
@@ -39,6 +41,7 @@ class IngestResult:
     reason: str | None = None
     seconds: float = 0.0
     audio_seconds: float = 0.0
+    recorded: bool = True  # False: the database refused even the failure record (read-only, disk full)
 
 
 def analyze_call(session, call_id: int, transcript: Transcript, meta: CallMeta,  # type: ignore[no-untyped-def]
@@ -54,26 +57,46 @@ def analyze_call(session, call_id: int, transcript: Transcript, meta: CallMeta, 
     assess_call(session, call_id, audio, settings)
 
 
+def _db_problem(exc: SQLAlchemyError) -> str:
+    text = str(getattr(exc, "orig", None) or exc).splitlines()[0]
+    return f"database error: {text}"
+
+
+def _record_failure(db_url: str, path: str, reason: str, call_id: int | None, sha: str | None) -> bool:
+    """Store a failure; False when even that is impossible (read-only database, full disk)."""
+    try:
+        with session_scope(db_url) as s:
+            if call_id is not None:
+                store.mark_failed(s, call_id, reason)
+            store.log_event(s, path, "failed", reason, call_id, sha)
+        return True
+    except SQLAlchemyError:
+        log.error("could not record the failure of %s in the database", path)
+        return False
+
+
 def process_file(job: FileJob, db_url: str, force: bool, settings: Settings) -> IngestResult:
-    """Ingest one recording; every outcome is returned and logged in the ingestion log."""
+    """Ingest one recording; every outcome is returned and, where the database allows, logged."""
     started = time.perf_counter()
     path = str(job.path)
     try:
         sha = file_sha256(job.path)
     except OSError as exc:
         reason = f"cannot read file: {exc.strerror or exc}"
-        with session_scope(db_url) as s:
-            store.log_event(s, path, "failed", reason)
-        return IngestResult(path, "failed", reason=reason)
+        recorded = _record_failure(db_url, path, reason, None, None)
+        return IngestResult(path, "failed", reason=reason, recorded=recorded)
 
-    with session_scope(db_url) as s:
-        call_id, state = store.claim_call(s, sha, path, job.meta, force)
-        if state == "claimed":
-            store.log_event(s, path, "started", None, call_id, sha)
-    if state != "claimed":
-        reason = "already ingested (same content)" if state == "done" else "being processed by another worker"
+    try:
         with session_scope(db_url) as s:
-            store.log_event(s, path, "skipped", reason, call_id, sha)
+            call_id, state = store.claim_call(s, sha, path, job.meta, force)
+            if state == "claimed":
+                store.log_event(s, path, "started", None, call_id, sha)
+            else:
+                reason = "already ingested (same content)" if state == "done" else "being processed by another worker"
+                store.log_event(s, path, "skipped", reason, call_id, sha)
+    except SQLAlchemyError as exc:
+        return IngestResult(path, "failed", reason=_db_problem(exc), recorded=False)
+    if state != "claimed":
         return IngestResult(path, "skipped", call_id, reason)
     assert call_id is not None
 
@@ -91,6 +114,7 @@ def process_file(job: FileJob, db_url: str, force: bool, settings: Settings) -> 
         if not transcript.segments:
             raise AudioError("no speech was recognised in the recording")
         seconds = time.perf_counter() - started
+        # Everything about the call is stored in one transaction: all of it, or none of it.
         with session_scope(db_url) as s:
             store.save_transcript(s, call_id, audio.info, transcript, asr.spec.name, seconds)
             s.flush()
@@ -101,13 +125,13 @@ def process_file(job: FileJob, db_url: str, force: bool, settings: Settings) -> 
     except Exception as exc:  # noqa: BLE001 - one bad file must not stop the batch
         if isinstance(exc, AudioError):
             reason = str(exc)
+        elif isinstance(exc, SQLAlchemyError):
+            reason = _db_problem(exc)
         else:
             reason = f"internal error: {type(exc).__name__}: {exc}"
             log.exception("ingest of call %s failed", call_id)
-        with session_scope(db_url) as s:
-            store.mark_failed(s, call_id, reason)
-            store.log_event(s, path, "failed", reason, call_id, sha)
-        return IngestResult(path, "failed", call_id, reason, time.perf_counter() - started)
+        recorded = _record_failure(db_url, path, reason, call_id, sha)
+        return IngestResult(path, "failed", call_id, reason, time.perf_counter() - started, recorded=recorded)
 
 
 def build_jobs(files: list[Path], manifest: Path | None, settings: Settings) -> list[FileJob]:

@@ -149,3 +149,57 @@ def test_killed_ingest_resumes_without_duplicates(tmp_path: Path, db_url: str) -
         for c in calls:
             idx = [seg.idx for seg in c.segments]
             assert idx == list(range(len(idx))) and idx, "segments complete, none duplicated"
+
+
+def _count(db_url: str) -> tuple[int, int]:
+    with session_scope(db_url) as s:
+        return (s.scalar(select(func.count()).select_from(Call)), s.scalar(select(func.count()).select_from(SegmentRow)))
+
+
+def test_read_only_database_fails_clearly_and_changes_nothing(tmp_path: Path) -> None:
+    db_file = tmp_path / "callqa.db"
+    url = f"sqlite:///{db_file}"
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "a.wav").write_bytes(shared_file("speech/stereo_diarization.wav").read_bytes())
+    assert runner.invoke(app, ["ingest", str(folder / "a.wav"), "--db", url]).exit_code == 0
+    before = _count(url)
+    _speech_variant(folder / "b.wav", 0.7)
+    ro_url = f"sqlite:///file:{db_file}?mode=ro&uri=true"
+    result = runner.invoke(app, ["ingest", str(folder), "--db", ro_url])
+    assert result.exit_code == 1
+    assert "could not be stored" in result.output and "readonly" in result.output.replace("-", "")
+    assert _count(url) == before
+    with session_scope(url) as s:
+        assert s.connection().exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+
+
+def test_full_disk_fails_clearly_and_resumes(tmp_path: Path) -> None:
+    from sqlalchemy import event
+
+    from qa.store.db import get_engine
+
+    url = f"sqlite:///{tmp_path / 'full.db'}"
+    engine = get_engine(url)
+    pages = engine.connect().exec_driver_sql("PRAGMA page_count").scalar()
+
+    def cap(dbapi_conn, _rec) -> None:  # type: ignore[no-untyped-def]
+        dbapi_conn.execute(f"PRAGMA max_page_count = {pages + 2}")  # the "disk" holds two more pages
+
+    event.listen(engine, "connect", cap)
+    engine.dispose()
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _speech_variant(folder / "a.wav", 0.8)
+    result = runner.invoke(app, ["ingest", str(folder), "--db", url])
+    event.remove(engine, "connect", cap)
+    engine.dispose()
+    assert result.exit_code in (0, 1)
+    assert "full" in result.output
+    with session_scope(url) as s:
+        assert s.connection().exec_driver_sql("PRAGMA integrity_check").scalar() == "ok"
+        assert s.scalar(select(func.count()).select_from(SegmentRow)) == 0  # no half-stored call
+    # Space is back: re-running completes the call.
+    assert runner.invoke(app, ["ingest", str(folder), "--db", url]).exit_code == 0
+    with session_scope(url) as s:
+        assert s.scalar(select(Call.status)) == "done"

@@ -76,6 +76,11 @@ def ingest(
             results = run_batch(jobs, url, force=force, workers=workers, settings=settings, on_result=advance)
 
     _print_summary(results)
+    unrecorded = [r for r in results if not r.recorded]
+    if unrecorded:
+        err.print(f"[red]{len(unrecorded)} outcome(s) could not be stored: {unrecorded[0].reason}. "
+                  "Nothing already stored was changed; fix the database and re-run to resume.[/red]")
+        raise typer.Exit(1)
 
 
 def _print_summary(results) -> None:  # type: ignore[no-untyped-def]

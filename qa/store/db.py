@@ -38,7 +38,8 @@ def get_engine(url: str | None = None) -> Engine:
 @lru_cache(maxsize=8)
 def _create_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        if not url.startswith("sqlite:///file:"):  # a plain path (URI form is used for read-only access)
+            Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
