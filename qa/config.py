@@ -28,6 +28,7 @@ class Settings:
     asr_word_timestamps: bool = True
     asr_beam_size: int = 5
     asr_cpu_threads: int = 1
+    asr_batch_size: int = 8  # >0: faster-whisper batched inference over VAD chunks (faster); 0: sequential
     encoder_model: str = ""  # empty: the bundled multilingual-e5-small build
     max_duration_s: float = 3 * 3600.0
     max_file_bytes: int = 2 * 1024**3
