@@ -1,0 +1,140 @@
+"""Diarisation of mono mixes built from real speech in ../shared/data/speech (skipped when absent)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa.diarize import SpeechTurn, diarize
+from tests.conftest import shared_file
+
+RATE = 16000
+
+
+def _load(name: str) -> np.ndarray:
+    import librosa
+
+    y, _ = librosa.load(str(shared_file(f"speech/{name}")), sr=RATE, mono=True)
+    return y.astype(np.float32)
+
+
+def _stereo() -> tuple[np.ndarray, np.ndarray]:
+    import soundfile as sf
+
+    x, sr = sf.read(str(shared_file("speech/stereo_diarization.wav")), dtype="float32")
+    assert sr == RATE
+    # Left speaks 0.2-5.0 s, right 0.3-2.7 s (the rest of each channel is silence).
+    return x[int(0.2 * RATE):int(5.0 * RATE), 0].copy(), x[int(0.3 * RATE):int(2.7 * RATE), 1].copy()
+
+
+def _concat(pieces: list[tuple[int, np.ndarray]], gap_s: float) -> tuple[np.ndarray, list[tuple[float, float, int]]]:
+    """Pieces one after another with `gap_s` of silence between; returns audio and true (start, end, speaker)."""
+    out, truth, t = [], [], 0.0
+    gap = np.zeros(int(gap_s * RATE), np.float32)
+    for speaker, piece in pieces:
+        out += [piece, gap]
+        truth.append((t, t + len(piece) / RATE, speaker))
+        t += (len(piece) + len(gap)) / RATE
+    return np.concatenate(out), truth
+
+
+def _purity(turns: list[SpeechTurn], truth: list[tuple[float, float, int]], duration: float) -> float:
+    """Share of speech time (speech in both truth and output) given to the right speaker, best cluster mapping."""
+    step = 0.02
+    n = int(duration / step) + 2
+    ref, hyp = -np.ones(n, int), -np.ones(n, int)
+    for a, b, s in truth:
+        ref[int(round(a / step)):int(round(b / step))] = s
+    for t in turns:
+        hyp[int(round(t.start / step)):int(round(t.end / step))] = t.cluster
+    both = (ref >= 0) & (hyp >= 0)
+    return float(max(np.mean(hyp[both] == ref[both]), np.mean(hyp[both] == 1 - ref[both])))
+
+
+def _changes(turns: list[SpeechTurn]) -> list[float]:
+    return [b.start for a, b in zip(turns, turns[1:]) if a.cluster != b.cluster]
+
+
+def _true_changes(truth: list[tuple[float, float, int]]) -> list[float]:
+    return [b[0] for a, b in zip(truth, truth[1:]) if a[2] != b[2]]
+
+
+def _check(turns: list[SpeechTurn], truth: list[tuple[float, float, int]], duration: float,
+           tolerance: float = 0.5) -> None:
+    assert turns == sorted(turns, key=lambda t: t.start)
+    assert all(t.end > t.start for t in turns)
+    assert {t.cluster for t in turns} == {0, 1}
+    found, expected = _changes(turns), _true_changes(truth)
+    assert len(found) == len(expected), (found, expected)
+    for true_change, got in zip(expected, found):
+        assert abs(true_change - got) <= tolerance, (true_change, got)
+    assert _purity(turns, truth, duration) >= 0.85
+    # Speech is covered: diarised turns hold at least 80% of the true speech time.
+    speech = sum(b - a for a, b, _ in truth)
+    assert sum(t.end - t.start for t in turns) >= 0.8 * speech
+
+
+@pytest.mark.slow
+def test_alternating_stereo_voices_in_mono() -> None:
+    left, right = _stereo()
+    audio, truth = _concat([(0, left[:int(2.4 * RATE)]), (1, right), (0, left[int(2.4 * RATE):]),
+                            (1, right[:int(1.2 * RATE)]), (0, left[:int(1.5 * RATE)])], gap_s=0.4)
+    turns = diarize(audio)
+    _check(turns, truth, len(audio) / RATE)
+    assert turns[0].cluster == 0  # cluster 0 is whoever speaks first
+
+
+@pytest.mark.slow
+def test_two_voices_without_pause_and_backchannels() -> None:
+    """JFK and a LibriSpeech reader back to back (no silence to cut at), then short interjections."""
+    jfk, lib = _load("jfk.flac"), _load("librispeech-1995-1837-0001.wav")
+    s = lambda y, a, b: y[int(a * RATE):int(b * RATE)]  # noqa: E731
+    audio, truth = _concat([(0, s(jfk, 0.2, 4.5)), (1, s(lib, 0.05, 2.45)), (0, s(jfk, 5.3, 7.7)),
+                            (1, s(lib, 2.7, 6.0)), (0, s(jfk, 8.1, 10.6))], gap_s=0.0)
+    _check(turns := diarize(audio), truth, len(audio) / RATE)
+    # Backchannels of ~0.6 s between the other voice's sentences keep their own speaker.
+    audio, truth = _concat([(0, s(jfk, 0.2, 4.5)), (1, s(lib, 0.1, 0.7)), (0, s(jfk, 5.3, 7.7)),
+                            (1, s(lib, 2.7, 6.0)), (0, s(jfk, 8.1, 10.6)), (1, s(lib, 6.5, 7.1)),
+                            (0, s(jfk, 3.2, 4.5))], gap_s=0.4)
+    turns = diarize(audio)
+    _check(turns, truth, len(audio) / RATE, tolerance=0.3)
+
+
+@pytest.mark.slow
+def test_telephone_band_and_level_difference() -> None:
+    """8 kHz band-limited line, customer 12 dB quieter: still two voices in the right places."""
+    import librosa
+    from scipy.signal import butter, lfilter
+
+    left, _ = _stereo()
+    aishell = _load("aishell-BAC009S0724W0121.wav") * 0.25
+    audio, truth = _concat([(0, left), (1, aishell[int(0.4 * RATE):int(2.2 * RATE)]), (0, left[:int(2 * RATE)]),
+                            (1, aishell[int(2.2 * RATE):int(3.8 * RATE)])], gap_s=0.3)
+    narrow = librosa.resample(audio, orig_sr=RATE, target_sr=8000)
+    b, a = butter(4, [300 / 4000, 3400 / 4000], btype="band")
+    narrow = lfilter(b, a, narrow).astype(np.float32)
+    turns = diarize(narrow, rate=8000)  # resampled inside
+    _check(turns, truth, len(audio) / RATE)
+
+
+@pytest.mark.slow
+def test_single_speaker_stays_one_speaker() -> None:
+    jfk = _load("jfk.flac")
+    turns = diarize(jfk)
+    assert turns and {t.cluster for t in turns} == {0}
+    assert turns[0].start < 0.5 and turns[-1].end > 10.0
+
+
+def test_silence_and_tiny_input_give_no_turns() -> None:
+    assert diarize(np.zeros(RATE * 2, np.float32)) == []
+    assert diarize(np.zeros(100, np.float32)) == []
+    assert diarize(np.array([], np.float32)) == []
+
+
+@pytest.mark.slow
+def test_short_speech_is_one_speaker() -> None:
+    """Under ~2 s of speech there is too little to compare voices: one speaker, no crash."""
+    left, right = _stereo()
+    audio, _ = _concat([(0, left[:int(0.9 * RATE)]), (1, right[:int(0.8 * RATE)])], gap_s=0.3)
+    turns = diarize(audio)
+    assert turns and {t.cluster for t in turns} == {0}
