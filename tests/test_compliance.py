@@ -193,3 +193,60 @@ def test_record_keeping_metadata() -> None:
     found = [x for x in check_call(load_pack("cn"), facts(datetime(2025, 3, 3, 10, 0, tzinfo=SH), agent_id=None))
              if x.label == "compliance/record_keeping"]
     assert found and "agent_id" in found[0].explanation and "5 years" in found[0].explanation
+
+
+# --- histories stored in a database, assessed like ingestion does --------------------------------------
+
+from sqlalchemy import select  # noqa: E402
+
+from qa.assessment import assess_call  # noqa: E402
+from qa.store.db import session_scope  # noqa: E402
+from qa.store.models import FindingRow  # noqa: E402
+from tests.assess_helpers import add_call  # noqa: E402
+
+
+def stored_labels(session, call_id: int) -> set[str]:  # type: ignore[no-untyped-def]
+    return {r.subtype for r in session.scalars(select(FindingRow).where(FindingRow.call_id == call_id))}
+
+
+def test_stored_history_cn_hours_and_frequency(db_url: str) -> None:
+    with session_scope(db_url) as s:
+        late = add_call(s, datetime(2025, 3, 3, 22, 30, tzinfo=SH), account="B")
+        ok = add_call(s, datetime(2025, 3, 3, 20, 30, tzinfo=SH), account="C")
+        assert "compliance/calling_hours" in stored_labels(s, late)
+        assert "compliance/calling_hours" not in stored_labels(s, ok)
+        row = s.scalar(select(FindingRow).where(FindingRow.call_id == late, FindingRow.label == "compliance/calling_hours"))
+        assert row.explanation.startswith("GB/T 45251-2025: no collection calls 22:00-08:00 debtor local time")
+        assert "22:30 Asia/Shanghai" in row.explanation
+
+        ids = [add_call(s, datetime(2025, 3, 4, 9 + i, 0, tzinfo=SH)) for i in range(3)]
+        add_call(s, datetime(2025, 3, 4, 12, 30, tzinfo=SH), customer_s=0.0)  # unanswered: not effective
+        fourth = add_call(s, datetime(2025, 3, 4, 15, 0, tzinfo=SH))
+        assert all("compliance/call_frequency/daily_effective" not in stored_labels(s, i) for i in ids)
+        assert "compliance/call_frequency/daily_effective" in stored_labels(s, fourth)
+
+
+def test_stored_history_us_eight_calls_in_seven_days(db_url: str) -> None:
+    with session_scope(db_url) as s:
+        # Seven unanswered attempts on Nov 1-7 (across the DST change of Nov 2), then an eighth on Nov 7.
+        ids = [add_call(s, datetime(2025, 11, 1 + i, 10, 0, tzinfo=NY), jurisdiction="us", account="U1",
+                        customer_s=0.0) for i in range(7)]
+        ids.append(add_call(s, datetime(2025, 11, 7, 20, 45, tzinfo=NY), jurisdiction="us", account="U1",
+                            customer_s=0.0))
+        assert "compliance/calling_hours" not in stored_labels(s, ids[7])  # 20:45 EST is allowed
+        assert "compliance/call_frequency/attempts_in_window" in stored_labels(s, ids[7])
+        assert all("compliance/call_frequency/attempts_in_window" not in stored_labels(s, i) for i in ids[:7])
+
+
+def test_assessment_is_idempotent_and_flags_missing_disclosure(db_url: str) -> None:
+    with session_scope(db_url) as s:
+        cid = add_call(s, datetime(2025, 3, 3, 22, 30, tzinfo=SH), opening="喂，钱什么时候还？")
+        before = sorted((r.label, r.subtype, r.explanation) for r in s.scalars(
+            select(FindingRow).where(FindingRow.call_id == cid)))
+        assert ("compliance/missing_disclosure", "compliance/missing_disclosure/recording_notice") in {
+            (a, b) for a, b, _ in before}
+        assess_call(s, cid)
+        assess_call(s, cid)
+        after = sorted((r.label, r.subtype, r.explanation) for r in s.scalars(
+            select(FindingRow).where(FindingRow.call_id == cid)))
+        assert after == before
