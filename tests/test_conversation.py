@@ -44,11 +44,12 @@ def test_speech_rate_in_syllables() -> None:
 
 
 def test_customer_anger_and_complaint_intent_words() -> None:
-    segs = [seg("agent", 0, 3, "您好，我是华信公司的"), seg("customer", 3, 8, "你烦不烦！再打我就打 一二三七八 投诉你们"),
+    segs = [seg("agent", 0, 3, "您好，我是华信公司的"), seg("customer", 3, 8, "你烦不烦！再打我就打12378投诉你们"),
             seg("agent", 8, 10, "好的"), seg("customer", 10, 14, "I will call my lawyer and the CFPB")]
     m = measure(segs, duration=14.5)
     assert {h.phrase for h in m.customer_anger} == {"你烦不烦"}
-    assert {h.phrase for h in m.complaint_intent} == {"一二三七八", "投诉", "lawyer", "cfpb"}
+    assert {h.phrase for h in m.complaint_intent} == {"12378", "投诉", "lawyer", "cfpb"}
+    assert {h.phrase for h in measure([seg("customer", 0, 3, "我打 一二三七八")]).complaint_intent} == {"一二三七八"}
     assert m.complaint_intent[0].start == 3
     # Agent speech is never counted as customer anger.
     assert not measure([seg("agent", 0, 3, "请不要投诉")], duration=3).complaint_intent

@@ -37,9 +37,10 @@ def _compile(pattern: str) -> re.Pattern[str]:
 @lru_cache(maxsize=2048)
 def _literal_regex(literal: str) -> re.Pattern[str]:
     lit = normalize(literal)
-    if is_cjk(lit):
-        return re.compile(re.escape(lit))
-    return re.compile(r"(?<!\w)" + re.escape(lit) + r"(?!\w)")
+    # Word boundaries only against Latin letters and digits: "12378" must match in "打12378投诉".
+    left = r"(?<![a-z0-9])" if lit[:1].isascii() and lit[:1].isalnum() else ""
+    right = r"(?![a-z0-9])" if lit[-1:].isascii() and lit[-1:].isalnum() else ""
+    return re.compile(left + re.escape(lit) + right)
 
 
 @dataclass

@@ -140,6 +140,21 @@ def replace_assessed_findings(session: Session, call_id: int, findings: Sequence
 # --- read models for the CLI and dashboards ---------------------------------------------------------
 
 
+def _local(call: Call) -> str | None:
+    """Start time in the debtor's local time (the zone the compliance rules used)."""
+    from qa.compliance import RulePackError, debtor_zone, load_pack
+    from qa.config import get_settings
+
+    if call.started_at is None:
+        return None
+    try:
+        zone = debtor_zone(load_pack(call.jurisdiction or get_settings().default_jurisdiction),
+                           getattr(call, "timezone", None))
+    except RulePackError:
+        return None
+    return f"{call.started_at.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
+
+
 def call_report(session: Session, call_id: int) -> dict[str, Any] | None:
     """Everything a reviewer needs about one call: metadata, scores and reasons, measures, findings."""
     call = session.get(Call, call_id)
@@ -157,6 +172,7 @@ def call_report(session: Session, call_id: int) -> dict[str, Any] | None:
         "direction": call.direction,
         "jurisdiction": call.jurisdiction,
         "started_at": call.started_at.isoformat() if call.started_at else None,
+        "started_local": _local(call),
         "duration": call.duration,
         "language": call.language,
         "risk_score": call.risk_score,
