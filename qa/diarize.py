@@ -42,7 +42,10 @@ MEDIAN_FRAMES = 5  # median filter width over frame labels (0.5 s)
 # (0.81 after telephone band-limiting), one speaker split in two 0.76-0.88. Calls almost always have two
 # parties, so the threshold leans towards keeping two speakers.
 SAME_SPEAKER_COS = 0.82
-MIN_CLUSTER_SHARE = 0.08  # a "speaker" holding less than this share of windows is an outlier, not a voice
+# A "speaker" with fewer windows than this (share, count) is an outlier (a cough, noise), not a voice. Kept low:
+# a customer who says only two short sentences in a long call still holds a few percent of the windows.
+MIN_CLUSTER_SHARE = 0.03
+MIN_CLUSTER_WINDOWS = 2
 _TARGET_DBFS = -30.0  # the level resemblyzer's encoder was trained on
 
 
@@ -211,7 +214,8 @@ def diarize(samples: np.ndarray, rate: int = 16000, num_speakers: int = 2) -> li
     similarity = float(cents[0] @ cents[1])
     shares = np.bincount(labels, minlength=2) / len(labels)
     log.debug("diarize: %d windows, centroid cosine %.3f, shares %s", len(spans), similarity, shares.round(2))
-    if similarity >= SAME_SPEAKER_COS or shares.min() < MIN_CLUSTER_SHARE:
+    sizes = np.bincount(labels, minlength=2)
+    if similarity >= SAME_SPEAKER_COS or shares.min() < MIN_CLUSTER_SHARE or sizes.min() < MIN_CLUSTER_WINDOWS:
         return single()
 
     # Per-window preference for centroid 1 over centroid 0, spread over the 100 ms frames each window covers.
@@ -227,12 +231,7 @@ def diarize(samples: np.ndarray, rate: int = 16000, num_speakers: int = 2) -> li
     turns: list[SpeechTurn] = []
     for a, b in regions:
         fa, fb = a // frame, max(a // frame + 1, (b + frame - 1) // frame)
-        score = np.where(cnt[fa:fb] > 0, acc[fa:fb] / np.maximum(cnt[fa:fb], 1), np.nan)
-        if np.all(np.isnan(score)):
-            score = np.full(fb - fa, _nearest_score(acc, cnt, fa, fb))
-        else:  # frames at a region's edge without a window take the nearest covered frame's score
-            idx = np.where(~np.isnan(score))[0]
-            score = score[idx[np.abs(np.arange(len(score))[:, None] - idx[None, :]).argmin(axis=1)]]
+        score = acc[fa:fb] / np.maximum(cnt[fa:fb], 1)  # windows tile every region, so every frame is covered
         lab = (_median(score, MEDIAN_FRAMES) > 0).astype(int)
         lab = _merge_short_runs(lab, int(round(MIN_TURN_S / FRAME_S)))
         for ra, rb, c in _runs(lab):
@@ -247,12 +246,3 @@ def diarize(samples: np.ndarray, rate: int = 16000, num_speakers: int = 2) -> li
             t.cluster = 1 - t.cluster
     return turns
 
-
-def _nearest_score(acc: np.ndarray, cnt: np.ndarray, fa: int, fb: int) -> float:
-    """Score of a region too short to embed: the mean preference of the nearest frames that have one."""
-    covered = np.where(cnt > 0)[0]
-    if len(covered) == 0:
-        return 0.0
-    centre = (fa + fb) / 2
-    nearest = covered[np.argsort(np.abs(covered - centre))[:3]]
-    return float(np.mean(acc[nearest] / cnt[nearest]))
