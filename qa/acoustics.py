@@ -1,7 +1,7 @@
 """Per-turn voice measures (librosa) and voice stress markers against an agent's own baseline.
 
 Measures per turn: pitch level (median F0, semitones re 55 Hz) and range (P90-P10) from pyin, loudness
-(RMS dBFS over active frames), jitter-like pitch instability (median frame-to-frame F0 change), speech rate
+(RMS dBFS over active frames), jitter-like pitch instability (mean frame-to-frame F0 change), speech rate
 (syllables/s from word timestamps; syllable nuclei/s from the intensity envelope,
 after de Jong & Wempe 2009, when there are no words) and pause ratio. These are frame-level
 proxies, not clinical jitter/shimmer. Settings and population defaults: `qa/data/voice_stress.yaml`.
@@ -89,7 +89,8 @@ def measure_turn(samples: np.ndarray, rate: int,
     prate = int(cfg["pitch_rate"])
     yp = librosa.resample(y, orig_sr=rate, target_sr=prate) if rate != prate else y
     f0, voiced, _ = librosa.pyin(yp, fmin=float(cfg["fmin_hz"]), fmax=float(cfg["fmax_hz"]), sr=prate,
-                                 frame_length=int(cfg["frame_length"]), hop_length=int(cfg["hop_length"]))
+                                 frame_length=int(cfg["frame_length"]), hop_length=int(cfg["hop_length"]),
+                                 resolution=float(cfg["pitch_resolution"]))
     ok = voiced & np.isfinite(f0)
     voiced_ratio = float(ok.mean()) if len(ok) else 0.0
     pitch_hz = pitch_st = prange = instab = None
@@ -99,9 +100,11 @@ def measure_turn(samples: np.ndarray, rate: int,
         pitch_st = float(np.median(st))
         prange = float(np.percentile(st, 90) - np.percentile(st, 10))
         both = ok[1:] & ok[:-1]
-        if both.sum() >= 3:
-            full = 12 * np.log2(np.where(ok, f0, 55.0) / 55.0)
-            instab = float(np.median(np.abs(np.diff(full))[both]))
+        full = 12 * np.log2(np.where(ok, f0, 55.0) / 55.0)
+        steps = np.abs(np.diff(full))[both]
+        steps = steps[steps < float(cfg["max_pitch_step_st"])]  # larger jumps are octave errors or new syllables
+        if len(steps) >= 3:
+            instab = float(steps.mean())
 
     # Speech rate: syllables per second between the first and last word (pauses between words from the same).
     from qa.conversation import syllables
@@ -148,10 +151,17 @@ def segment_samples(audio: DecodedAudio, seg: Segment) -> np.ndarray:
     return audio.mono()[a:b] if audio.samples.shape[0] > 1 else audio.samples[0, a:b]
 
 
-def measure_segments(audio: DecodedAudio, segments: Sequence[Segment]) -> list[dict[str, Any] | None]:
-    """Voice measures (JSON) per segment, in order; None for segments too short or silent to measure."""
+def measure_segments(audio: DecodedAudio, segments: Sequence[Segment],
+                     speakers: Sequence[str] | None = None) -> list[dict[str, Any] | None]:
+    """Voice measures (JSON) per segment, in order; None for segments too short or silent to measure, and for
+    speakers not in `speakers` (default `measure.speakers` in the config: the agent only, as only agent turns
+    feed stress markers and pyin is the costly part)."""
+    wanted = set(speakers if speakers is not None else load_config()["measure"].get("speakers", ["agent"]))
     out: list[dict[str, Any] | None] = []
     for seg in segments:
+        if seg.speaker not in wanted:
+            out.append(None)
+            continue
         try:
             m = measure_turn(segment_samples(audio, seg), audio.rate, seg.words)
         except Exception:  # noqa: BLE001 - one bad turn must not fail the call
