@@ -77,7 +77,7 @@ def _compliance(session: Session, call: Call, segs: list[Segment], detector: lis
         log.error("call %s: %s; compliance rules skipped", call.id, exc)
         return []
     facts = CallFacts(
-        call_id=call.id, started_at=call.started_at, timezone=getattr(call, "timezone", None),
+        call_id=call.id, started_at=call.started_at, timezone=call.timezone,
         account_id=call.account_id, agent_id=call.agent_id, callee=call.callee, direction=call.direction,
         duration=call.duration, customer_speech_s=customer_speech_s, segments=segs, findings=detector)
     return check_call(pack, facts, reports.account_history(session, call.account_id, call.id))

@@ -62,6 +62,13 @@ def _row_meta(row: dict[str, str], default_tz: str) -> tuple[CallMeta, str | Non
         else:
             problems.append(f"agent_channel '{channel}' is not 0/left or 1/right")
     tz_name = get("timezone") or default_tz
+    if get("timezone"):
+        try:
+            ZoneInfo(tz_name)
+            meta.timezone = tz_name
+        except (ZoneInfoNotFoundError, ValueError):
+            problems.append(f"timezone '{tz_name}' is not an IANA zone name")
+            tz_name = default_tz
     started = get("started_at")
     if started:
         try:

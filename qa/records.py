@@ -30,6 +30,7 @@ class CallMeta:
     jurisdiction: str | None = None  # "cn" | "us" | ...
     agent_channel: int | None = None  # 0 = left, 1 = right; None = site default
     team: str | None = None
+    timezone: str | None = None  # the debtor's IANA zone when known (calling-hour rules)
 
 
 @dataclass

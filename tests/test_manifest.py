@@ -55,3 +55,11 @@ def test_unusable_manifests_are_usage_errors(tmp_path: Path) -> None:
         read_manifest(_write(tmp_path, "path,agent_id\nx.wav,A\n"), "UTC")
     with pytest.raises(ManifestError, match="unknown columns: colour"):
         read_manifest(_write(tmp_path, "file,colour\nx.wav,red\n"), "UTC")
+
+
+def test_debtor_timezone_column(tmp_path: Path) -> None:
+    path = _write(tmp_path, "file,started_at,timezone\nx.wav,2026-07-01 21:30,America/Los_Angeles\ny.wav,,Mars/Base\n")
+    entries = read_manifest(path, "Asia/Shanghai")
+    x = entries[(tmp_path / "x.wav").resolve()].meta
+    assert x.timezone == "America/Los_Angeles" and x.started_at.utcoffset().total_seconds() == -7 * 3600
+    assert "not an IANA zone" in (entries[(tmp_path / "y.wav").resolve()].error or "")

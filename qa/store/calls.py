@@ -130,6 +130,7 @@ def call_meta(call: Call) -> CallMeta:
     return CallMeta(
         agent_id=call.agent_id, account_id=call.account_id, callee=call.callee, started_at=call.started_at,
         direction=call.direction, jurisdiction=call.jurisdiction, agent_channel=call.agent_channel, team=call.team,
+        timezone=call.timezone,
     )
 
 

@@ -65,6 +65,7 @@ class Call(Base):
     started_at: Mapped[datetime | None] = mapped_column(index=True)
     direction: Mapped[str | None] = mapped_column(String(16))
     jurisdiction: Mapped[str | None] = mapped_column(String(16))
+    timezone: Mapped[str | None] = mapped_column(String(64))  # debtor's zone, when the manifest gives it
     agent_channel: Mapped[int | None] = mapped_column(Integer)
     duration: Mapped[float | None] = mapped_column(Float)
     channels: Mapped[int | None] = mapped_column(Integer)
