@@ -18,12 +18,12 @@ import streamlit as st  # noqa: E402
 import ui  # noqa: E402
 
 PAGES = (  # file, i18n key of the title, capability, icon
-    ("pages/overview.py", "page_overview", "overview", ":material/dashboard:"),
-    ("pages/queue.py", "page_queue", "queue", ":material/list:"),
-    ("pages/call.py", "page_call", "call", ":material/call:"),
-    ("pages/compliance.py", "page_compliance", "compliance", ":material/gavel:"),
-    ("pages/wellbeing.py", "page_wellbeing", "wellbeing", ":material/favorite:"),
-    ("pages/audit.py", "page_audit", "audit", ":material/history:"),
+    ("views/overview.py", "page_overview", "overview", ":material/dashboard:"),
+    ("views/queue.py", "page_queue", "queue", ":material/list:"),
+    ("views/call.py", "page_call", "call", ":material/call:"),
+    ("views/compliance.py", "page_compliance", "compliance", ":material/gavel:"),
+    ("views/wellbeing.py", "page_wellbeing", "wellbeing", ":material/favorite:"),
+    ("views/audit.py", "page_audit", "audit", ":material/history:"),
 )
 
 st.set_page_config(page_title="callqa", page_icon=":material/headset_mic:", layout="wide")

@@ -63,9 +63,12 @@ def label_name(label: str) -> str:
 
 
 def language_switch() -> None:
-    lang()
-    st.sidebar.radio(t("language"), LANGS, key="lang", horizontal=True,
-                     format_func=lambda v: {"zh": "中文", "en": "English"}[v])
+    current = lang()
+    choice = st.sidebar.radio(t("language"), LANGS, index=LANGS.index(current), key="lang_radio", horizontal=True,
+                              format_func=lambda v: {"zh": "中文", "en": "English"}[v])
+    if choice != current:
+        st.session_state["lang"] = choice
+        st.rerun()
 
 
 # ---------------------------------------------------------------- database and sign-in
@@ -130,7 +133,7 @@ def current_user() -> Principal | None:
 
 def _clear_session() -> None:
     for key in list(st.session_state.keys()):
-        if key != "lang":
+        if key not in ("lang", "lang_radio"):
             del st.session_state[key]
 
 
@@ -200,8 +203,11 @@ def _sso_block() -> None:
 
 
 def page_guard(capability: str) -> Principal:
-    """Stop the page unless someone is signed in with a role that has `capability`."""
-    user = st.session_state.get("user")
+    """Stop the page unless someone is signed in with a role that has `capability`.
+
+    Repeats the expiry and account checks of app.py, so a page script run on its own is protected too.
+    """
+    user = current_user()
     if user is None:
         st.error(t("sign_in_help"))
         st.stop()

@@ -53,14 +53,14 @@ event = st.dataframe(
 selected = event.selection.rows if event and hasattr(event, "selection") else []
 if selected:
     st.session_state["call_id"] = page.rows[selected[0]].call_id
-    st.switch_page("pages/call.py")
+    st.switch_page("views/call.py")
 
 c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
-choice = c1.selectbox(ui.t("choose_call"), [r.call_id for r in page.rows], key="queue_choice",
+choice = c1.selectbox(ui.t("choose_call"), [r.call_id for r in page.rows], key=f"queue_choice_{hash(filters)}_{len(cursors)}",
                       format_func=lambda cid: f"{ui.t('call')} {cid}")
 if c1.button(ui.t("open_call"), key="queue_open", type="primary"):
     st.session_state["call_id"] = choice
-    st.switch_page("pages/call.py")
+    st.switch_page("views/call.py")
 c2.markdown(ui.t("page_n", n=len(cursors)))
 if c3.button(ui.t("previous"), disabled=len(cursors) == 1, key="queue_prev"):
     cursors.pop()
