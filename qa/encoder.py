@@ -254,12 +254,21 @@ class SentenceEncoder:
         )
 
     def embed(
-        self, texts: list[str], batch_size: int = 64, prefix: str = QUERY_PREFIX, progress: Any = None
+        self,
+        texts: list[str],
+        batch_size: int = 64,
+        prefix: str = QUERY_PREFIX,
+        progress: Any = None,
+        layers: tuple[int, ...] = (-1,),
     ) -> np.ndarray:
-        """(n, dim) float32 embeddings; batches are formed from length-sorted texts."""
+        """(n, dim * len(layers)) float32 embeddings; batches are formed from length-sorted texts.
+
+        `layers` picks hidden-state layers (0 = embeddings, -1 = last) to mean-pool and
+        concatenate, each L2-normalised; the default is the usual sentence embedding.
+        """
         import torch
 
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        out = np.zeros((len(texts), self.dim * len(layers)), dtype=np.float32)
         if not texts:
             return out
         prepared = [prefix + (t or "") for t in texts]
@@ -275,7 +284,11 @@ class SentenceEncoder:
                     max_length=self.max_length,
                     return_tensors="pt",
                 )
-                out[idx] = self.pool(self.model(**batch).last_hidden_state, batch["attention_mask"])
+                if layers == (-1,):
+                    out[idx] = self.pool(self.model(**batch).last_hidden_state, batch["attention_mask"])
+                else:
+                    states = self.model(**batch, output_hidden_states=True).hidden_states
+                    out[idx] = np.hstack([self.pool(states[i], batch["attention_mask"]) for i in layers])
                 if progress is not None:
                     progress(len(idx))
         return out
