@@ -103,6 +103,26 @@ def run_query(fn: Callable[..., T], user: Principal | None, *args: Any, **kwargs
     raise AssertionError("unreachable")
 
 
+@st.cache_data(ttl=60, show_spinner=False)
+def _cached(url: str, fn_name: str, user: Principal, args: tuple[Any, ...]) -> Any:
+    from qa.store import dashboard
+    from qa.store.db import session_scope
+
+    with session_scope(url) as session:
+        return getattr(dashboard, fn_name)(session, user, *args)
+
+
+def cached_query(fn: Callable[..., T], user: Principal, *args: Any) -> T:
+    """`run_query` for read-only aggregates (overview, filter options), cached 60 s per user and arguments.
+
+    The role check still runs on every miss; errors are not cached.
+    """
+    try:
+        return _cached(db_url(), fn.__name__, user, args)
+    except (PermissionDenied, NotFound, SQLAlchemyError):
+        return run_query(fn, user, *args)  # shows the message and stops
+
+
 def role_name(role: str) -> str:
     return t(f"role_{role}") if f"role_{role}" in strings() else role
 
@@ -223,7 +243,7 @@ def page_guard(capability: str) -> Principal:
 def sidebar_filters(user: Principal, labels: bool = False, search: bool = False) -> Any:
     from qa.store.dashboard import CHIP_LABELS, Filters, filter_options
 
-    opts = run_query(filter_options, user)
+    opts = cached_query(filter_options, user)
     sb = st.sidebar
     sb.subheader(t("filters"))
     span: Any = ()

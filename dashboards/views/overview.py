@@ -10,7 +10,7 @@ from qa.store import dashboard as q
 user = ui.page_guard("overview")
 st.title(ui.t("page_overview"))
 filters = ui.sidebar_filters(user)
-data = ui.run_query(q.overview, user, filters)
+data = ui.cached_query(q.overview, user, filters)
 
 if not data.processed:
     st.info(ui.t("no_calls"))
