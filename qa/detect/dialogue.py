@@ -47,7 +47,16 @@ class ThirdPartyDisclosure(DialogueDetector):
                     return m.text
         return None
 
+    def third_party_turns(self, ctx: Context) -> dict[int, str]:
+        """Utterance index -> why the listener is believed not to be the debtor, for every turn after that
+        became known (used to name the subtype of model-only privacy findings)."""
+        return {f.segment_index: f.details.get("established", "") for f in self._scan(ctx, probe=True)
+                if f.segment_index is not None}
+
     def detect_dialogue(self, ctx: Context) -> list[Finding]:
+        return self._scan(ctx, probe=False)
+
+    def _scan(self, ctx: Context, probe: bool) -> list[Finding]:
         out: list[Finding] = []
         relation: str | None = None
         established: str | None = None  # why we believe the listener is not the debtor
@@ -72,6 +81,11 @@ class ThirdPartyDisclosure(DialogueDetector):
                         relation = relation or said.text
                 elif established and "manifest" not in established and self.is_debtor.find(utt.views):
                     established, relation = None, None  # they corrected themselves: it is the debtor
+                continue
+            if probe:
+                if established:
+                    out.append(make_finding(utt, label="privacy", subtype=self.subtype, rule="probe", score=0.0,
+                                            explanation="", details={"established": established}))
                 continue
             debt = self.debt_mention(utt)
             if not debt:

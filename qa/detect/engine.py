@@ -1,0 +1,154 @@
+"""Run the detectors and the learned model over a call (or a batch of loose utterances) and fuse them.
+
+The model is imported lazily (torch loads only when it is used) and called once per call with every
+utterance, so detection adds little to a call's processing time.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from qa.config import Settings, get_settings
+from qa.detect.base import Context, Registry, Utterance, default_registry
+from qa.detect.fusion import ModelInfo, Thresholds, fuse_utterance, model_info
+from qa.records import LABELS, CallMeta, Finding, Transcript
+
+log = logging.getLogger(__name__)
+
+_warned_unavailable = False
+
+
+def get_classifier(settings: Settings | None = None, required: bool = False) -> Any | None:
+    """The learned classifier, loaded once per process; None (with one warning) when it is not available
+    and not `required` (ingestion then runs on rules alone rather than failing the call)."""
+    global _warned_unavailable
+    try:
+        from qa.detect.model import load_classifier
+
+        return load_classifier(settings)
+    except Exception as exc:  # noqa: BLE001 - missing head, missing encoder package, ...
+        if required:
+            raise
+        if not _warned_unavailable:
+            log.warning("learned classifier unavailable, detecting with rules only: %s", exc)
+            _warned_unavailable = True
+        return None
+
+
+def _predict(classifier: Any, utts: list[Utterance]) -> np.ndarray | None:
+    if classifier is None or not utts:
+        return None
+    probs = np.asarray(classifier.predict([u.text for u in utts], [u.speaker or "" for u in utts]))
+    if probs.shape != (len(utts), len(LABELS)):
+        raise ValueError(f"classifier returned shape {probs.shape}, expected {(len(utts), len(LABELS))}")
+    return probs
+
+
+def _run(utts: list[Utterance], meta: CallMeta, settings: Settings, classifier: Any | None,
+         registry: Registry, dialogue: bool) -> tuple[list[Finding], list[dict[str, float]]]:
+    ctx = Context(meta, utts)
+    rule_findings = registry.run(ctx, dialogue=dialogue)
+    by_utt: dict[int | None, list[Finding]] = defaultdict(list)
+    for f in rule_findings:
+        by_utt[f.segment_index].append(f)
+    live = [u for u in utts if u.text.strip()]
+    probs = _predict(classifier, live)
+    row = {u.index: k for k, u in enumerate(live)}
+    info: ModelInfo | None = model_info(classifier) if classifier is not None else None
+    thresholds = Thresholds(site=settings.thresholds or {},
+                            model=getattr(classifier, "thresholds", {}) if classifier is not None else {})
+    third_party: dict[int, str] = {}
+    if dialogue and probs is not None:
+        from qa.detect.dialogue import ThirdPartyDisclosure
+
+        tpd = next((d for d in registry.dialogue if isinstance(d, ThirdPartyDisclosure)), None)
+        third_party = tpd.third_party_turns(ctx) if tpd else {}
+    out: list[Finding] = list(by_utt.pop(None, []))  # call-level findings, if a detector makes any
+    scores: list[dict[str, float]] = []
+    for u in utts:
+        p = probs[row[u.index]] if probs is not None and u.index in row else None
+        decision = fuse_utterance(u, by_utt.get(u.index, []), p, info, thresholds, third_party.get(u.index))
+        out += decision.findings
+        scores.append(decision.scores)
+    out.sort(key=lambda f: (f.start if f.start is not None else -1.0, f.segment_index or 0, f.label))
+    return out, scores
+
+
+def detect_transcript(transcript: Transcript, meta: CallMeta, settings: Settings | None = None,
+                      classifier: Any = None, use_model: bool = True) -> list[Finding]:
+    """Findings over a call's utterances and its dialogue (third-party disclosure, reported call bombing).
+
+    `classifier`: a loaded classifier (anything with `predict(texts, speakers) -> (n, 4)`, `name`, `version`,
+    `thresholds`); None loads the bundled one when `use_model` (rules only if it is unavailable).
+    """
+    settings = settings or get_settings()
+    if classifier is None and use_model:
+        classifier = get_classifier(settings)
+    if not use_model:
+        classifier = None
+    utts = [Utterance.from_segment(i, seg) for i, seg in enumerate(transcript.segments)]
+    findings, _ = _run(utts, meta, settings, classifier, default_registry(), dialogue=True)
+    return findings
+
+
+def classify_items(items: list[dict[str, Any]], classifier: Any = None, *, use_model: bool = True,
+                   settings: Settings | None = None) -> list[dict[str, Any]]:
+    """`callqa classify` over loose utterances: one result per item, same order.
+
+    Item: {"id", "text", "speaker": "agent"|"customer", "lang" (optional)}. Result: {"id", "labels",
+    "scores": {label: fused score}, "findings": [Finding.to_json() with start/end null]}. Each item is judged
+    alone (no dialogue context); the model runs once over all items.
+    """
+    settings = settings or get_settings()
+    if classifier is None and use_model:
+        classifier = get_classifier(settings, required=True)
+    if not use_model:
+        classifier = None
+    utts = [Utterance(i, it.get("speaker"), str(it.get("text") or ""), lang=it.get("lang"))
+            for i, it in enumerate(items)]
+    # Items are independent: the dialogue detectors see each one alone, the model sees all in one batch.
+    live = [u for u in utts if u.text.strip()]
+    probs = _predict(classifier, live)
+    row = {u.index: k for k, u in enumerate(live)}
+    fake = _Fixed(classifier, probs, row) if classifier is not None else None
+    results: list[dict[str, Any]] = []
+    registry = default_registry()
+    for u, it in zip(utts, items):
+        single = Utterance(0, u.speaker, u.text, lang=u.lang)
+        single_fake = fake.for_item(u.index) if fake else None
+        findings, scores = _run([single], CallMeta(), settings, single_fake, registry, dialogue=True)
+        labels = [lab for lab in LABELS if any(f.label == lab for f in findings)]
+        results.append({
+            "id": it.get("id"),
+            "labels": labels,
+            "scores": {lab: scores[0][lab] for lab in LABELS},
+            "findings": [{**f.to_json(), "segment_index": None} for f in findings],
+        })
+    return results
+
+
+class _Fixed:
+    """Serves precomputed probabilities through the classifier interface (one batch for many items)."""
+
+    def __init__(self, classifier: Any, probs: np.ndarray | None, row: dict[int, int]) -> None:
+        self.classifier, self.probs, self.row = classifier, probs, row
+        self.name = getattr(classifier, "name", "model")
+        self.version = getattr(classifier, "version", "?")
+        self.thresholds = getattr(classifier, "thresholds", {})
+        self.source = getattr(classifier, "source", f"{self.name}@{self.version}")
+        self._item: int | None = None
+
+    def for_item(self, index: int) -> _Fixed:
+        clone = _Fixed.__new__(_Fixed)
+        clone.__dict__.update(self.__dict__)
+        clone._item = index
+        return clone
+
+    def predict(self, texts: list[str], speakers: list[str] | None = None) -> np.ndarray:
+        if self.probs is None or self._item not in self.row:
+            return np.zeros((len(texts), len(LABELS)), dtype=np.float32)
+        return self.probs[[self.row[self._item]] * len(texts)]
