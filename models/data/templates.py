@@ -322,4 +322,130 @@ def template_groups(seed: int) -> list[dict]:
         for idx in sorted(by_pattern):
             groups.append({"gid": f"{lang}-{gid}-p{idx}", "lang": lang, "speaker": speaker,
                            "subtypes": list(subtypes), "hard_negative": hn, "texts": by_pattern[idx]})
+    return groups + composed_groups(seed)
+
+
+# --- composed utterances: hand-written cores wrapped in varied openers/tails ----------
+# Each core is its own group, so its wrapped variants (siblings) share a split.
+
+ZH_OPEN_AGENT = ["", "唉，", "说实话，", "组长，", "不瞒你说，", "哎，"]
+ZH_OPEN_CUST = ["", "喂，", "我跟你说，", "哎呀，", "你听我说，", "那个，"]
+EN_OPEN_AGENT = ["", "Honestly, ", "Ugh, ", "Look, ", "I'm sorry, ", "Okay, "]
+EN_OPEN_CUST = ["", "Look, ", "Listen, ", "Yeah, ", "Okay so, ", "Hey, "]
+
+COMPOSED: list[tuple[str, str, str, tuple[str, ...], bool, list[str], list[str], list[str]]] = [
+    ("cmp-str", "zh", "agent", ("stress/distress_words",), False, ZH_OPEN_AGENT, [
+        "我今天真的到极限了", "我心里特别难受，说不出来的那种", "我快扛不住了，脑子一片空白",
+        "我一整天都在被人骂，整个人都是懵的", "我现在特别想哭", "我觉得自己快垮了",
+        "这个工作快把我逼疯了", "我已经好几天睡不着觉了", "我听到电话响就害怕",
+        "我真的不想再打下一个电话了", "我胸口闷得喘不过气", "刚才那个人说要弄死我，我到现在还在抖",
+        "我已经没有力气再跟人吵了", "我感觉自己像个出气筒", "我真的很委屈，眼泪一直在掉",
+    ], ["", "，我想先歇一会儿", "，真的", "，不知道还能坚持多久"]),
+    ("cmp-str", "en", "agent", ("stress/distress_words",), False, EN_OPEN_AGENT, [
+        "I'm at the end of my rope", "I feel like I'm going to fall apart", "I can't breathe, I need a minute",
+        "that call left me in tears", "I'm completely drained", "I don't think I can keep doing this job",
+        "I'm scared after what that caller said", "I've been crying between calls all morning",
+        "I'm so stressed I can't eat", "my heart is pounding and I can't calm down",
+        "I feel like everyone here hates me", "I'm not okay today", "I just want to go home and hide",
+        "being yelled at all day is wrecking me", "I'm on the verge of a breakdown",
+    ], ["", ", I really am", ", I swear", ", I need to log off for a bit"]),
+    ("cmp-hn-cust", "zh", "customer", (), True, ZH_OPEN_CUST, [
+        "我这个月确实困难，能不能宽限到下个月", "我想申请停息挂账，怎么操作", "我要投诉你们上次那个催收员态度不好",
+        "你们利息是不是算错了，我要一份明细", "我会去12378反映你们的催收频率", "我不是不还，是真的没钱",
+        "我下周发工资，先还一部分", "我家里出了点事，钱都用在医院了", "你们别打我家里人电话了，我自己会处理",
+        "能不能把罚息免掉，本金我一次性还", "我最近压力很大，但是这个钱我认", "我失业三个月了，还在找工作",
+        "我想跟你们协商一个分期方案", "我已经还了一部分了，你们核对一下", "请你们以后只在白天联系我",
+        "我打算咨询一下律师，看看这个利息合不合法", "我老婆生孩子，这个月开销特别大", "我刚刚已经转了五百过去",
+        "我要求你们提供书面的还款协议", "你们的电话太多了，一天三四个，我会保留证据",
+    ], ["", "。", "，行吗", "，你们看一下"]),
+    ("cmp-hn-cust", "en", "customer", (), True, EN_OPEN_CUST, [
+        "I can't pay the full amount this month, can we push it back", "I want to set up a hardship plan",
+        "I'd like to file a complaint about the last agent I spoke to", "I think the interest on this is wrong",
+        "I'm going to report these calls to the CFPB", "I'm not refusing to pay, I just don't have it right now",
+        "I get paid next week, I can do part of it then", "my wife's been in the hospital and everything went to bills",
+        "please stop calling my family, I'll handle it myself", "if you drop the fees I can pay the principal today",
+        "I'm really stressed about this, but I know I owe it", "I've been out of work for three months",
+        "I want to work out a payment arrangement", "I already paid some of this, check again",
+        "please only call me during the day", "I'm going to talk to a lawyer about these charges",
+        "we just had a baby and money's tight", "I sent two hundred dollars an hour ago",
+        "I want the agreement in writing before I pay", "you've called me four times today, I'm keeping a log",
+    ], ["", ".", ", okay?", ", please"]),
+    ("cmp-hn-agent", "zh", "agent", (), True, ZH_OPEN_AGENT[:3] + ["好的，", "明白，"], [
+        "逾期信息会按合同约定报送征信", "如果协商不成，债权方可能依法起诉，但我们希望协商解决",
+        "请您提供身份证后四位核实一下身份", "麻烦您转告他方便时回个电话", "今天需要您给一个明确的还款日期",
+        "我理解您的困难，我们可以申请分期", "您的诉求我会如实记录并反馈", "我们不会联系您的家人和单位",
+        "如果您有异议，可以书面提出，我们会核实", "您的本期应还金额是两千三百元",
+        "逾期会产生罚息，具体以合同为准", "您可以通过官方APP或者对公账户还款",
+        "我们每天联系您不会超过三次", "减免需要审批，我先帮您提交", "这个方案是目前能争取到的最优方案了",
+        "请您按约定时间还款，避免影响信用记录", "您对通话有不满意的地方可以随时投诉",
+        "我们的通话全程录音，请您放心", "您本人不方便的话，我们改天再联系", "您的账户已逾期二十天，请尽快处理",
+    ], ["", "。", "，您看可以吗", "，谢谢您"]),
+    ("cmp-hn-agent", "en", "agent", (), True, EN_OPEN_AGENT[:2] + ["Alright, ", "Understood, "], [
+        "late payments may be reported to the credit bureaus as your agreement allows",
+        "if this can't be resolved the creditor may consider legal options, but we'd rather work it out",
+        "can you verify the last four of your Social", "please just ask him to return my call",
+        "I need a specific date for the payment today", "I understand, and we can look at a payment plan",
+        "I'll document your concerns and pass them along", "we won't contact your family or your employer",
+        "if you dispute the debt, send it in writing and we'll verify it", "your payment due this month is $230",
+        "late fees apply according to the contract", "you can pay through the website or the phone system",
+        "we'll respect your request not to be called at work", "a settlement needs approval, I'll submit it now",
+        "this is the best offer I'm able to get for you", "paying on time will help keep your credit report clean",
+        "if you're unhappy with this call you can ask for a supervisor", "this call is recorded for quality",
+        "if this isn't a good time we can talk later", "the account is twenty days past due",
+    ], ["", ".", ", does that sound fair?", ", thank you"]),
+    ("cmp-har-cust", "zh", "customer", ("harassment/insult",), False, ZH_OPEN_CUST, [
+        "你就是个要债的狗", "你们这帮人渣", "你脑子进水了吧", "你这个没人性的东西", "你算老几啊",
+        "你们就是一群吸血的蚂蟥", "你这种人不得好死", "你真是个废物", "你一个臭打电话的装什么装",
+        "你们公司全是骗子", "你是不是没长耳朵", "你这人真恶心",
+    ], ["", "！", "，滚", "，听见没有"]),
+    ("cmp-har-cust", "en", "customer", ("harassment/insult",), False, EN_OPEN_CUST, [
+        "you're a worthless leech", "you people are scum", "are you brain dead", "you heartless creep",
+        "who do you think you are, nobody", "you're all a bunch of bloodsuckers", "you're a disgusting human being",
+        "you're a total loser", "you're a glorified telemarketer, act like it", "your company is a pack of crooks",
+        "you're too dumb to understand English", "you make me sick",
+    ], ["", "!", ", got it?", ", so back off"]),
+    ("cmp-thr-imp", "zh", "agent", ("threat/exposure",), False, ZH_OPEN_AGENT[:3] + ["我提醒你，"], [
+        "你应该不希望你领导接到我们的电话吧", "你家里人还不知道这件事吧，要不要我们帮你说",
+        "你朋友圈那些人，我们都能联系上", "这个事情闹到你单位去，对谁都不好看",
+        "你同事们要是知道你欠钱不还，会怎么看你", "我们可以低调处理，也可以让大家都知道，你选",
+        "你丈母娘的电话我这里有", "你孩子的老师应该不想知道这些吧",
+    ], ["", "？", "，你自己想想", "，你掂量掂量"]),
+    ("cmp-thr-imp", "en", "agent", ("threat/exposure",), False, EN_OPEN_AGENT[:3] + ["Just so you know, "], [
+        "you probably don't want your boss getting a call from us",
+        "your family doesn't know about this yet, do they, we could fix that",
+        "we can reach everyone you're friends with online",
+        "this could get very awkward at your workplace",
+        "I wonder what your coworkers would think if they knew",
+        "we can keep this quiet or we can make it public, your call",
+        "I have your in-laws' number right here", "I doubt your kids' teachers need to hear about this",
+    ], ["", "?", ", think about it", ", just saying"]),
+    ("cmp-thr-legal", "zh", "agent", ("threat/false_legal",), False, ZH_OPEN_AGENT[:2] + ["我正式通知你，"], [
+        "你已经涉嫌诈骗罪，公安马上立案", "法院今天下午就会派人去你家执行", "你再不还就会被拘留十五天",
+        "你的名字已经报到派出所了", "明天就冻结你名下所有银行账户", "我是法院的，请你配合执行",
+    ], ["", "。", "，你好自为之", "，别说我没提醒你"]),
+    ("cmp-thr-legal", "en", "agent", ("threat/false_legal",), False, EN_OPEN_AGENT[:2] + ["This is your final notice, "], [
+        "a warrant is being issued for your arrest", "the sheriff will be at your house this afternoon",
+        "you'll be charged with fraud if this isn't paid", "your name has been sent to the police",
+        "all your bank accounts will be frozen tomorrow", "I'm calling on behalf of the court",
+    ], ["", ".", ", and there's nothing you can do", ", don't say I didn't warn you"]),
+]
+
+
+def composed_groups(seed: int, variants: int = 3) -> list[dict]:
+    """Each core wrapped ``variants`` times with a seeded opener/tail; one group per core."""
+    groups = []
+    for gid, lang, speaker, subtypes, hn, openers, cores, tails in COMPOSED:
+        rng = random.Random(f"{seed}-{gid}-{lang}")
+        for i, core in enumerate(cores):
+            texts = []
+            for _ in range(variants):
+                opener, tail = rng.choice(openers), rng.choice(tails)
+                text = opener + core + tail
+                if lang == "en" and not opener:
+                    text = text[0].upper() + text[1:]
+                if lang == "en" and text[-1] not in ".!?":
+                    text += rng.choice([".", ".", "?" if text.endswith(("Social", "right")) else "."])
+                texts.append(text)
+            groups.append({"gid": f"{lang}-{gid}-c{i:02d}", "lang": lang, "speaker": speaker,
+                           "subtypes": list(subtypes), "hard_negative": hn, "texts": texts})
     return groups
