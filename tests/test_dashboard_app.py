@@ -253,3 +253,28 @@ def test_chinese_interface(seeded, monkeypatch):
     assert [t.value for t in at.title] == ["登录 callqa"]
     at.sidebar.radio[0].set_value("en").run()
     assert [t.value for t in at.title] == ["Sign in to callqa"]
+
+
+def test_every_ui_string_exists_in_both_languages():
+    import re
+
+    import yaml
+
+    strings = yaml.safe_load((APP.parent / "i18n.yaml").read_text(encoding="utf-8"))
+    assert all(set(v) == {"en", "zh"} and v["en"] and v["zh"] for v in strings.values())
+    used = set()
+    for path in [APP, APP.parent / "ui.py", *(APP.parent / "views").glob("*.py")]:
+        used |= set(re.findall(r"\bt\(\"([a-z_]+)\"(?! \+)", path.read_text(encoding="utf-8")))
+    assert used and not used - set(strings), used - set(strings)
+
+
+def test_dashboard_loads_no_model_libraries():
+    import subprocess
+    import sys
+
+    code = ("import sys; sys.path.insert(0, 'dashboards'); import ui, altair, pandas; "
+            "import qa.store.dashboard, qa.export, qa.auth, qa.redact, qa.commands.admin; "
+            "bad = [m for m in ('torch', 'faster_whisper', 'transformers', 'ctranslate2', 'qa.asr') if m in sys.modules]; "
+            "assert not bad, bad")
+    result = subprocess.run([sys.executable, "-c", code], cwd=APP.parents[1], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]

@@ -35,14 +35,13 @@ if flash:
     st.success(flash)
 if d.masked:
     st.caption(ui.t("pii_masked_note"))
-m = st.columns(6)
+m = st.columns(5)
 m[0].metric(ui.t("risk_score"), f"{d.risk_score:.0f}" if d.risk_score is not None else "–")
 m[1].metric(ui.t("complaint_risk"), f"{d.complaint_risk:.0%}" if d.complaint_risk is not None else "–")
 m[2].metric(ui.t("agent"), d.agent_id or "–")
-m[3].metric(ui.t("started"), ui.fmt_dt(d.started_at))
-m[4].metric(ui.t("duration"), ui.fmt_time(d.duration))
-m[5].metric(ui.t("language_col"), f"{d.language or '–'} / {d.jurisdiction or '–'}")
-st.caption(" · ".join(f"{ui.t(k)}: {v}" for k, v in (("team", d.team), ("account", d.account_id),
+m[3].metric(ui.t("duration"), ui.fmt_time(d.duration))
+m[4].metric(ui.t("language_col"), f"{d.language or '–'} / {d.jurisdiction or '–'}")
+st.caption(" · ".join(f"{ui.t(k)}: {v}" for k, v in (("started", ui.fmt_dt(d.started_at)), ("team", d.team), ("account", d.account_id),
                                                        ("callee", d.callee), ("direction", d.direction),
                                                        ("status", d.status)) if v))
 if d.score_reasons:

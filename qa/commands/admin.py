@@ -151,7 +151,7 @@ def dashboard(
     env = {**os.environ, "CALLQA_DB_URL": url}
     cmd = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
            "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
-           "--server.headless", "true", "--server.address", address, "--server.port", str(port)]
+           "--server.headless", "true", "--client.toolbarMode", "viewer", "--server.address", address, "--server.port", str(port)]
     console.print(f"dashboard on http://{address}:{port}  (Ctrl+C to stop)")
     try:
         raise typer.Exit(subprocess.call(cmd, env=env))
