@@ -130,3 +130,12 @@ def test_nine_digits_without_grouping_need_context_to_be_an_ssn() -> None:
     assert _find("reference 123456789 for your file") == []
     [f] = _find("my ssn is 123456789")
     assert f.details["pii_kind"] == "us_ssn"
+
+
+def test_callback_number_given_by_the_agent_is_not_personal_data() -> None:
+    assert _find("麻烦您转告他回个电话，号码是13812345678", speaker="agent") == []
+    assert _find("Could you ask Ashley to call Tom back at 404-706-9659?", speaker="agent") == []
+    assert _find("请拨打我们的客服热线4008881234", speaker="agent") == []  # 400 service line
+    # the same mobile number read back to verify the customer's own record is personal data
+    [f] = _find("您登记的手机号是13812345678对吗", speaker="agent")
+    assert f.details["pii_kind"] == "cn_mobile"

@@ -83,6 +83,11 @@ class PIIRecognizer(Detector):
         self.unverified: dict[str, Any] = lex["unverified_run"]
         self.context = {k: _context_set(v) for k, v in self.specs.items()}
         self.unverified_context = _context_set(self.unverified)
+        cb = lex["callback"]
+        self.callback_kinds = set(cb["kinds"])
+        self.callback = PhraseSet.from_spec(cb)
+        self.service_prefixes = tuple(lex["service_prefixes"])
+        self.landline: dict[str, Any] = lex["cn_landline"]
         self.text_patterns = {k: [re.compile(p, re.IGNORECASE) for p in v.get("patterns", [])]
                               for k, v in self.specs.items() if v.get("patterns")}
 
@@ -124,6 +129,8 @@ class PIIRecognizer(Detector):
             if cue:
                 return _Hit("us_ssn", spec["bare_score"], span, "SSN area, group and serial are valid", cue)
             return None
+        if re.fullmatch(self.landline["pattern"], d) and "-" in utt.text[slice(*utt.views.base.span(*span))]:
+            return _Hit("cn_landline", self.landline["score"], span, "area code and landline number")
         uv = self.unverified
         if len(d.rstrip("X")) >= uv["min_digits"]:
             cue = self._context(self.unverified_context, utt, ctx)
@@ -143,7 +150,11 @@ class PIIRecognizer(Detector):
         base = views.base
         hits: list[_Hit] = []
         for run in digit_runs(base, min_digits=9):
+            if run.digits.startswith(self.service_prefixes) and len(run.digits) in (10, 11):
+                continue  # a business service line (400/800, toll-free): not personal data
             hit = self._classify_run(run, utt, ctx)
+            if hit and hit.kind in self.callback_kinds and utt.speaker == "agent" and self.callback.find(views):
+                continue  # the agent gives the company's callback number
             if hit:
                 hits.append(hit)
         taken = [h.span for h in hits]
@@ -162,7 +173,7 @@ class PIIRecognizer(Detector):
                     taken.append(base_span)
         out: list[Finding] = []
         for h in hits:
-            spec = self.specs.get(h.kind, self.unverified)
+            spec = self.specs.get(h.kind) or (self.landline if h.kind == "cn_landline" else self.unverified)
             cue = h.context
             if cue is None and h.kind in self.context:
                 cue = self._context(self.context[h.kind], utt, ctx)

@@ -229,8 +229,12 @@ def amounts_to_digits(text: str) -> str:
     if not CJK.search(text):
         return text
     try:
+        import warnings
+
         import cn2an
 
-        return str(cn2an.transform(text, "cn2an"))
+        with warnings.catch_warnings():  # cn2an warns on every fragment it cannot read ("千")
+            warnings.simplefilter("ignore")
+            return str(cn2an.transform(text, "cn2an"))
     except Exception:  # noqa: BLE001 - cn2an raises on some odd inputs; the text is then used as is
         return text
