@@ -82,7 +82,7 @@ def process_file(job: FileJob, db_url: str, force: bool, settings: Settings) -> 
     try:
         sha = file_sha256(job.path)
     except OSError as exc:
-        reason = f"cannot read file: {exc.strerror or exc}"
+        reason = "file not found" if isinstance(exc, FileNotFoundError) else f"cannot read file: {exc.strerror or exc}"
         recorded = _record_failure(db_url, path, reason, None, None)
         return IngestResult(path, "failed", reason=reason, recorded=recorded)
 

@@ -84,7 +84,7 @@ def test_bad_inputs_are_recorded_failures_and_the_batch_completes(bad_batch: Pat
 
     # The stereo call has both roles, in time order, with word timestamps.
     stereo_id = calls["good_stereo.wav"]["call_id"]
-    result = runner.invoke(app, ["transcript", str(stereo_id), "--json"], env={"CALLQA_DB_URL": db_url})
+    result = runner.invoke(app, ["transcript", str(stereo_id), "--json", "--db", db_url])
     data = json.loads(result.stdout)
     assert set(data) == {"call_id", "language", "duration", "segments"}
     assert {s["speaker"] for s in data["segments"]} == {"agent", "customer"}
@@ -184,13 +184,16 @@ def test_full_disk_fails_clearly_and_resumes(tmp_path: Path) -> None:
     pages = engine.connect().exec_driver_sql("PRAGMA page_count").scalar()
 
     def cap(dbapi_conn, _rec) -> None:  # type: ignore[no-untyped-def]
-        dbapi_conn.execute(f"PRAGMA max_page_count = {pages + 2}")  # the "disk" holds two more pages
+        dbapi_conn.execute(f"PRAGMA max_page_count = {pages}")  # the "disk" is full: no page can be added
 
     event.listen(engine, "connect", cap)
     engine.dispose()
     folder = tmp_path / "in"
     folder.mkdir()
-    _speech_variant(folder / "a.wav", 0.8)
+    from qa.audio import decode
+
+    speech = decode(shared_file("speech/librispeech-1995-1837-0001.wav")).mono()
+    _write_wav(folder / "a.wav", np.concatenate([speech] * 4))  # enough words to need new pages
     result = runner.invoke(app, ["ingest", str(folder), "--db", url])
     event.remove(engine, "connect", cap)
     engine.dispose()

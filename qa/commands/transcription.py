@@ -14,7 +14,7 @@ from rich.table import Table
 from qa.commands import app
 
 console = Console()
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # messages stay on one line (greppable)
 
 DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: CALLQA_DB_URL or the local SQLite file).")]
 
