@@ -184,7 +184,14 @@ class Transcriber:
         if self.batched is not None:
             # Batched decoding of VAD chunks: ~1.9x faster here; chunks are re-cut into turns at word gaps.
             chunks, _info = self.batched.transcribe(samples, batch_size=self.settings.asr_batch_size, **options)
-            segments = [piece for chunk in chunks for piece in split_at_pauses(chunk)]
+            segments = []
+            for chunk in chunks:
+                reason = rejection_reason(chunk.text, chunk.avg_logprob, chunk.no_speech_prob, hotwords)
+                if reason and reason.startswith("repetition"):
+                    # A batched chunk fell into a loop: decode that stretch alone, with temperature fallback.
+                    segments.extend(self._redecode(samples, chunk.start, chunk.end, options))
+                else:
+                    segments.extend(split_at_pauses(chunk))
         else:
             segments, _info = self.model.transcribe(samples, **options)
         out: list[StreamSegment] = []
@@ -203,6 +210,18 @@ class Transcriber:
                 words=words, avg_logprob=seg.avg_logprob, no_speech_prob=seg.no_speech_prob,
             ))
         return out
+
+
+    def _redecode(self, samples: np.ndarray, start: float, end: float, options: dict) -> list:  # type: ignore[type-arg]
+        a, b = int(start * RATE), min(len(samples), int(end * RATE) + RATE // 4)
+        retry = {**options, "temperature": [0.0, 0.2, 0.4, 0.6, 0.8], "hotwords": None}  # the prompt can feed loops
+        segments, _ = self.model.transcribe(samples[a:b], **retry)
+        return [_shifted(seg, start) for seg in segments]
+
+
+def _shifted(seg, offset: float):  # type: ignore[no-untyped-def]
+    words = [dataclasses.replace(w, start=w.start + offset, end=w.end + offset) for w in (seg.words or [])]
+    return dataclasses.replace(seg, start=seg.start + offset, end=seg.end + offset, words=words or seg.words)
 
 
 _transcribers: dict[tuple[str, str, str, int], Transcriber] = {}
