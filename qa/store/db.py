@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from qa.config import get_settings
-from qa.store.models import Base
+from qa.store import migrate
 
 
 def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
@@ -45,10 +45,10 @@ def _create_engine(url: str) -> Engine:
     else:
         engine = create_engine(url, pool_pre_ping=True)
     try:
-        Base.metadata.create_all(engine)
+        migrate.ensure_schema(engine)
     except (IntegrityError, OperationalError, ProgrammingError):
-        # Another process created the schema at the same moment; it is there now.
-        Base.metadata.create_all(engine)
+        # Another process migrated at the same moment (SQLite has no advisory lock); it is done now.
+        migrate.ensure_schema(engine)
     return engine
 
 
