@@ -290,14 +290,13 @@ def models(
 ) -> None:
     """Build (if needed) and describe the offline models in use, with the folders they load from."""
     from qa.asr_model import ModelMissingError, resolve_asr_model
-    from qa.encoder import describe_encoder
+    from qa.detect.model import ClassifierUnavailable, describe_classifier
+    from qa.encoder import EncoderUnavailable, describe_encoder
 
     try:
-        data = {"asr": resolve_asr_model().to_json(), "encoder": describe_encoder()}
-        from qa.detect.model import describe_classifier
-
-        data["classifier"] = describe_classifier()
-    except ModelMissingError as exc:
+        data = {"asr": resolve_asr_model().to_json(), "encoder": describe_encoder(),
+                "classifier": describe_classifier()}
+    except (ModelMissingError, EncoderUnavailable, ClassifierUnavailable) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
     if as_json:
