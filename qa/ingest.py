@@ -21,7 +21,7 @@ from qa.audio import AudioError, decode, file_sha256, is_silent
 from qa.config import Settings, get_settings
 from qa.records import CallMeta, DecodedAudio, Transcript
 from qa.store import calls as store
-from qa.store.db import session_scope
+from qa.store.db import get_engine, session_scope
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +168,7 @@ def run_batch(jobs: list[FileJob], db_url: str, force: bool = False, workers: in
               on_result: Callable[[IngestResult], None] | None = None) -> list[IngestResult]:
     """Process `jobs` in this process (workers=1) or a pool of worker processes, each loading models once."""
     settings = settings or get_settings()
+    get_engine(db_url)  # create or migrate the schema once, before any worker starts
     results: list[IngestResult] = []
 
     def collect(results_iter: Iterator[IngestResult]) -> None:

@@ -9,7 +9,6 @@ from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from qa.config import get_settings
@@ -44,11 +43,7 @@ def _create_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
-    try:
-        migrate.ensure_schema(engine)
-    except (IntegrityError, OperationalError, ProgrammingError):
-        # Another process migrated at the same moment (SQLite has no advisory lock); it is done now.
-        migrate.ensure_schema(engine)
+    migrate.ensure_schema(engine)  # serialised between processes: a file lock (SQLite) or advisory lock
     return engine
 
 

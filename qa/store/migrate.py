@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
@@ -28,8 +31,28 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
         command.upgrade(cfg, revision)
 
 
+@contextmanager
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
+    """Serialise migrations of one SQLite file between processes (PostgreSQL uses an advisory lock)."""
+    db = engine.url.database
+    if engine.dialect.name != "sqlite" or not db or db.startswith("file:") or db == ":memory:":
+        yield
+        return
+    with open(f"{db}.migrate-lock", "a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
 def ensure_schema(engine: Engine) -> None:
     """Bring the database to the latest schema. A database made before migrations existed is stamped."""
+    with _sqlite_file_lock(engine):
+        _ensure_schema(engine)
+
+
+def _ensure_schema(engine: Engine) -> None:
     with engine.connect() as conn:
         names = set(inspect(conn).get_table_names())
     if "calls" in names and "alembic_version" not in names:
