@@ -49,9 +49,17 @@ HEAD_VERSION = "1.0.0"
 LAYERS = (6, 9, 12)
 MAX_LENGTH = 128
 SPEAKER_FEATURES = ("agent", "customer")
-#: Corpus rows count this much more than public rows when fitting: they are the target domain.
-CORPUS_WEIGHT = 4.0
-DAVIDSON_PER_CLASS = 4000
+#: Corpus rows count this much more than public rows when fitting: they are the target domain
+#: (1,268 corpus train rows against 10,000 COLD rows; 10 was best for corpus dev among 1/4/10/20).
+CORPUS_WEIGHT = 10.0
+#: Sample weight per public source for `harassment`. SWSR (sexism) and Davidson (English tweets) were
+#: tried at 1.0, 0.25 and 0.1: each lowered both COLD dev accuracy and corpus-dev harassment F1
+#: (see MODEL_CARD.md), so they are off (0 = not loaded, not embedded); set a weight to use one.
+PUBLIC_WEIGHTS = {"cold/train": 1.0, "swsr": 0.0, "davidson": 0.0}
+#: Public rows embedded per source: enough for the head, small enough to embed in minutes on 2 cores.
+COLD_TRAIN_ROWS = 10000
+SWSR_ROWS = 4000
+DAVIDSON_PER_CLASS = 2500
 
 
 class DataUnavailable(RuntimeError):
@@ -68,6 +76,7 @@ class Rows:
     y: np.ndarray
     weight: float = 1.0
     ids: list[str] = field(default_factory=list)
+    langs: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -86,15 +95,21 @@ def _file_sha(path: Path) -> str:
 # --------------------------------------------------------------------------- data
 
 
-def read_cold(path: Path) -> Rows:
+def _sample(rows: list[Any], limit: int | None, rng: random.Random) -> list[Any]:
+    return rows if limit is None or len(rows) <= limit else rng.sample(rows, limit)
+
+
+def read_cold(path: Path, limit: int | None = None, seed: int = 0) -> Rows:
     with path.open(encoding="utf-8-sig", newline="") as f:
         rows = [(r["TEXT"].strip(), int(r["label"])) for r in csv.DictReader(f) if r["TEXT"].strip()]
+    rows = _sample(rows, limit, random.Random(f"{seed}-cold"))
     return _harassment_only(f"cold/{path.stem}", [t for t, _ in rows], [lab for _, lab in rows])
 
 
-def read_swsr(path: Path) -> Rows:
+def read_swsr(path: Path, limit: int | None = None, seed: int = 0) -> Rows:
     with path.open(encoding="utf-8-sig", newline="") as f:
         rows = [(r["comment_text"].strip(), int(r["label"])) for r in csv.DictReader(f) if r["comment_text"].strip()]
+    rows = _sample(rows, limit, random.Random(f"{seed}-swsr"))
     return _harassment_only("swsr", [t for t, _ in rows], [lab for _, lab in rows])
 
 
@@ -106,7 +121,7 @@ def _clean_tweet(text: str) -> str:
     return re.sub(r"\s+", " ", text.replace("!!!", "!")).strip(" !:")
 
 
-def read_davidson(path: Path, per_class: int, rng: random.Random) -> Rows:
+def read_davidson(path: Path, per_class: int, seed: int = 0) -> Rows:
     """Balanced sample: hate + offensive (class 0/1) -> harassment, neither (2) -> clean."""
     pos, neg = [], []
     with path.open(encoding="utf-8", newline="") as f:
@@ -114,6 +129,7 @@ def read_davidson(path: Path, per_class: int, rng: random.Random) -> Rows:
             text = _clean_tweet(r["tweet"])
             if len(text) >= 8:
                 (neg if r["class"] == "2" else pos).append(text)
+    rng = random.Random(f"{seed}-davidson")
     pos = rng.sample(pos, min(per_class, len(pos)))
     neg = rng.sample(neg, min(per_class, len(neg)))
     return _harassment_only("davidson", pos + neg, [1] * len(pos) + [0] * len(neg))
@@ -144,7 +160,33 @@ def read_corpus(path: Path) -> dict[str, Rows]:
             y,
             weight=CORPUS_WEIGHT,
             ids=[str(r.get("id", "")) for r in rows],
+            langs=[str(r.get("lang", "")) for r in rows],
         )
+    return out
+
+
+def public_files(shared: Path) -> dict[str, Path]:
+    return {
+        "cold_train": shared / "cold" / "train.csv",
+        "cold_dev": shared / "cold" / "dev.csv",
+        "swsr": shared / "text" / "swsr" / "SexComment.csv",
+        "davidson": shared / "text" / "davidson_hate_offensive" / "labeled_data.csv",
+    }
+
+
+def public_training_rows(files: dict[str, Path], seed: int) -> list[Rows]:
+    """The public sources with a non-zero weight, sampled with the seed."""
+    readers = {
+        "cold/train": lambda: read_cold(files["cold_train"], COLD_TRAIN_ROWS, seed),
+        "swsr": lambda: read_swsr(files["swsr"], SWSR_ROWS, seed),
+        "davidson": lambda: read_davidson(files["davidson"], DAVIDSON_PER_CLASS, seed),
+    }
+    out = []
+    for source, weight in PUBLIC_WEIGHTS.items():
+        if weight > 0:
+            rows = readers[source]()
+            rows.weight = weight
+            out.append(rows)
     return out
 
 
@@ -285,7 +327,9 @@ def binary_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
 # --------------------------------------------------------------------------- main
 
 
-DEFAULT_C = {"threat": 0.05, "harassment": 0.05, "privacy": 0.05, "stress": 0.05}
+#: Inverse L2 strength per label. Harassment: chosen among 0.003-0.2 on COLD (0.01 best on dev, so
+#: the COLD dev figure is mildly optimistic); the corpus-only labels: by 5-fold CV on corpus train.
+DEFAULT_C = {"threat": 0.01, "harassment": 0.01, "privacy": 0.05, "stress": 0.05}
 
 
 def train(
@@ -302,21 +346,18 @@ def train(
     settings = settings or get_settings()
     c_values = c_values or DEFAULT_C
     started = time.perf_counter()
-    files = {
-        "cold_train": shared / "cold" / "train.csv",
-        "cold_dev": shared / "cold" / "dev.csv",
-        "swsr": shared / "text" / "swsr" / "SexComment.csv",
-        "davidson": shared / "text" / "davidson_hate_offensive" / "labeled_data.csv",
-    }
+    files = public_files(shared)
+    needed = {"cold_train", "cold_dev"} | {k for k, w in (("swsr", PUBLIC_WEIGHTS["swsr"]),
+                                                           ("davidson", PUBLIC_WEIGHTS["davidson"])) if w > 0}
+    files = {k: p for k, p in files.items() if k in needed}
     missing = [str(p) for p in files.values() if not p.is_file()]
     if missing:
         raise DataUnavailable("shared training data not found: " + ", ".join(missing))
     if not corpus.is_file():
         raise DataUnavailable(f"collection-call corpus not found: {corpus}")
-    rng = random.Random(seed)
     np.random.seed(seed)
 
-    public = [read_cold(files["cold_train"]), read_swsr(files["swsr"]), read_davidson(files["davidson"], DAVIDSON_PER_CLASS, rng)]
+    public = public_training_rows(files, seed)
     cold_dev = read_cold(files["cold_dev"])
     splits = read_corpus(corpus)
     for split in ("train", "dev", "test"):
@@ -355,10 +396,11 @@ def train(
         "method": "logistic regression per label (sklearn, lbfgs, L2), Platt scaling on corpus dev",
         "c_values": c_values,
         "corpus_weight": CORPUS_WEIGHT,
+        "public_weights": PUBLIC_WEIGHTS,
         "seed": seed,
         "thresholds": thresholds,
         "training_data": {
-            **{k: {"sha256": _file_sha(p), "rows_used": None} for k, p in files.items()},
+            **{k: {"sha256": _file_sha(p)} for k, p in files.items()},
             "collection_corpus": {"sha256": _file_sha(corpus),
                                   "rows": {s: len(r) for s, r in splits.items()}},
         },
@@ -369,13 +411,14 @@ def train(
             },
             "corpus_dev": label_metrics(dev.y, p_dev >= t_vec),
             "corpus_test": label_metrics(test.y, p_test >= t_vec),
+            **{f"corpus_test_{lang}": label_metrics(test.y[m], p_test[m] >= t_vec)
+               for lang in ("zh", "en") if (m := np.array(test.langs) == lang).any()},
         },
         "train_seconds": round(time.perf_counter() - started, 1),
     }
-    meta["training_data"]["cold_train"]["rows_used"] = len(public[0])
-    meta["training_data"]["swsr"]["rows_used"] = len(public[1])
-    meta["training_data"]["davidson"]["rows_used"] = len(public[2])
-    meta["training_data"]["cold_dev"]["rows_used"] = 0
+    for rows in public:
+        meta["training_data"][rows.source.replace("/", "_")]["rows_used"] = len(rows)
+    meta["training_data"]["cold_dev"]["rows_used"] = "evaluation only"
     (output / "metadata.json").write_text(json.dumps(meta, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     log.info("wrote %s (%.0f s)", output, meta["train_seconds"])
     return meta
@@ -395,11 +438,8 @@ def main(argv: list[str] | None = None) -> int:
 
         s = get_settings()
         cache = FeatureCache(s, s.models_dir / "embeddings")
-        rng = random.Random(args.seed)
-        for rows in (read_cold(args.shared / "cold" / "dev.csv"), read_cold(args.shared / "cold" / "train.csv"),
-                     read_swsr(args.shared / "text" / "swsr" / "SexComment.csv"),
-                     read_davidson(args.shared / "text" / "davidson_hate_offensive" / "labeled_data.csv",
-                                   DAVIDSON_PER_CLASS, rng)):
+        files = public_files(args.shared)
+        for rows in (read_cold(files["cold_dev"]), *public_training_rows(files, args.seed)):
             cache.features(rows)
         return 0
     try:

@@ -1,0 +1,122 @@
+"""The learned utterance classifier: head loading, decisions, and behaviour on telling sentences."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qa.config import Settings
+from qa.detect import model as clf_model
+from qa.records import LABELS
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _trainer():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location("train_classifier_under_test", REPO / "models" / "train_classifier.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+class _FixedEncoder:
+    """Stands in for the transformer: one-hot features by keyword, so the head's maths is checkable."""
+
+    def embed(self, texts: list[str], batch_size: int = 64, layers: tuple[int, ...] = (-1,)) -> np.ndarray:
+        return np.array([[float("idiot" in t), float("police" in t)] for t in texts], dtype=np.float32)
+
+
+def _toy_classifier() -> clf_model.TextClassifier:
+    w = np.zeros((len(LABELS), 4), dtype=np.float32)  # 2 text features + agent + customer
+    w[LABELS.index("harassment"), 0] = 6.0
+    w[LABELS.index("threat"), 1] = 3.0
+    w[LABELS.index("threat"), 2] = 3.0  # the agent saying it weighs more
+    return clf_model.TextClassifier(
+        name="toy", version="0", thresholds={lab: 0.5 for lab in LABELS}, encoder=_FixedEncoder(),
+        weights=w, bias=np.full(len(LABELS), -4.0, np.float32), calib_a=np.ones(len(LABELS), np.float32),
+        calib_b=np.zeros(len(LABELS), np.float32), layers=(-1,),
+    )
+
+
+def test_predict_combines_text_speaker_and_calibration() -> None:
+    toy = _toy_classifier()
+    p = toy.predict(["you idiot", "the police will come", "the police will come"], ["customer", "agent", "customer"])
+    assert p.shape == (3, len(LABELS)) and p.dtype == np.float32
+    assert toy.decide(p) == [["harassment"], ["threat"], []]
+    assert p[1, LABELS.index("threat")] > p[2, LABELS.index("threat")]
+    assert toy.predict([]).shape == (0, len(LABELS))
+    with pytest.raises(ValueError):
+        toy.predict(["a", "b"], ["agent"])
+
+
+def test_missing_head_says_how_to_train(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clf_model, "REPO_CLASSIFIER_DIR", tmp_path / "none")
+    with pytest.raises(clf_model.ClassifierUnavailable, match="callqa train"):
+        clf_model.classifier_dir(Settings(home=tmp_path))
+
+
+def test_committed_head_is_small_and_complete() -> None:
+    folder = REPO / "models" / "classifier"
+    meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    assert meta["labels"] == list(LABELS)
+    assert set(meta["thresholds"]) == set(LABELS) and all(0 < v < 1 for v in meta["thresholds"].values())
+    assert all(len(v["sha256"]) == 64 for v in meta["training_data"].values())
+    assert sum(p.stat().st_size for p in folder.iterdir()) < 5 * 1024 * 1024
+
+
+def test_corpus_reader_uses_splits_and_skips_a_partial_last_line(tmp_path: Path) -> None:
+    trainer = _trainer()
+    lines = [
+        {"id": "a", "text": "你再不还钱我就弄死你", "speaker": "agent", "lang": "zh", "labels": ["threat"], "split": "train"},
+        {"id": "b", "text": "Please call us back.", "speaker": "agent", "lang": "en", "labels": [], "split": "dev"},
+        {"id": "c", "text": "我的身份证号是…", "speaker": "customer", "lang": "zh", "labels": ["privacy", "stress"], "split": "test"},
+    ]
+    path = tmp_path / "corpus.jsonl"
+    path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + '\n{"id": "d", "te', encoding="utf-8")
+    splits = trainer.read_corpus(path)
+    assert {k: len(v) for k, v in splits.items()} == {"train": 1, "dev": 1, "test": 1}
+    assert splits["train"].y.tolist() == [[1, 0, 0, 0]]
+    assert splits["test"].y.tolist() == [[0, 0, 1, 1]]
+    assert splits["train"].speakers == ["agent"]
+
+
+def test_training_skips_cleanly_without_shared_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    trainer = _trainer()
+    assert trainer.main(["--shared", str(tmp_path / "absent"), "--output", str(tmp_path / "out")]) == 0
+    assert "shared training data not found" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.slow
+def test_classifier_outputs_calibrated_scores_per_label() -> None:
+    clf = clf_model.load_classifier()
+    assert clf_model.load_classifier() is clf  # loaded once per process
+    p = clf.predict(["您好，请问是李女士吗？", "I'm calling about your account."], ["agent", "agent"])
+    assert p.shape == (2, len(LABELS))
+    assert np.all((p >= 0) & (p <= 1))
+    assert set(clf.thresholds) == set(LABELS)
+
+
+@pytest.mark.slow
+def test_insult_scores_higher_on_harassment_than_politeness() -> None:
+    clf = clf_model.load_classifier()
+    texts = ["你就是个废物，脑子有病吧", "您好，感谢您的耐心，我们再核对一下信息。",
+             "You are a worthless idiot, you stupid deadbeat.", "Thank you for your patience, have a nice day."]
+    h = clf.predict(texts, ["agent"] * 4)[:, LABELS.index("harassment")]
+    assert h[0] > h[1] and h[2] > h[3]
+    assert h[0] >= clf.thresholds["harassment"] and h[2] >= clf.thresholds["harassment"]
+
+
+@pytest.mark.slow
+def test_lawful_consequence_stated_politely_is_not_a_threat() -> None:
+    clf = clf_model.load_classifier()
+    texts = ["逾期记录会按合同报送征信。", "Overdue records are reported to the credit bureau as the contract allows."]
+    threat = clf.predict(texts, ["agent", "agent"])[:, LABELS.index("threat")]
+    assert np.all(threat < clf.thresholds["threat"]), threat
