@@ -52,8 +52,11 @@ def test_watch_ingests_arrivals_and_survives_restart(tmp_path: Path, db_url: str
 @pytest.mark.cluster
 def test_ray_local_cluster_ingests_each_file_once(tmp_path: Path, db_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     ray = pytest.importorskip("ray")
+    import tempfile
+
+    ray_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay under 108 bytes
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # a local test cluster only
-    monkeypatch.setenv("RAY_TMPDIR", str(tmp_path / "ray"))
+    monkeypatch.setenv("RAY_TMPDIR", ray_dir)
     from qa.cluster import run_on_ray
 
     folder = tmp_path / "calls"
@@ -62,11 +65,12 @@ def test_ray_local_cluster_ingests_each_file_once(tmp_path: Path, db_url: str, m
     shutil.copy(shared_file("speech/stereo_diarization.wav"), folder / "a_copy.wav")  # same content
     shutil.copy(shared_file("speech/jfk.flac"), folder / "b.flac")
     jobs = build_jobs(sorted(folder.iterdir()), None, get_settings())
-    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=str(tmp_path / "ray"))
+    ray.init(num_cpus=2, include_dashboard=False, _temp_dir=ray_dir)
     try:
         results = run_on_ray(jobs, db_url, "auto", False, get_settings())
     finally:
         ray.shutdown()
+        shutil.rmtree(ray_dir, ignore_errors=True)
     assert sorted(r.status for r in results) == ["done", "done", "skipped"]
     with session_scope(db_url) as s:
         assert s.scalar(select(func.count()).select_from(Call)) == 2
