@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 
 HF_FOLDER = "whisper-base-hf"
 _STAMP = "callqa-hf.json"
-_CONVERTER_VERSION = 2  # bump when the mapping changes: cached builds are then rebuilt
+_CONVERTER_VERSION = 3  # bump when the mapping changes: cached builds are then rebuilt
 
 # CTranslate2 DataType enum order (include/ctranslate2/types.h); bfloat16 is not expected here.
 _CT2_DTYPES = {0: np.float32, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.float16}
@@ -59,6 +59,7 @@ class ConversionCheck:
     language_top_ct2: str
     language_top_hf: str
     language_prob_max_abs_diff: float
+    decoder_logit_max_abs_diff: float  # teacher-forced text positions: exercises decoder self-attention too
 
 
 def read_ct2_model(path: Path) -> dict[str, np.ndarray]:
@@ -214,11 +215,24 @@ def _check(hf_dir: Path, ct2_dir: Path) -> ConversionCheck:
     feats = processor.feature_extractor(audio, sampling_rate=16000, return_tensors="np").input_features
     model = WhisperForConditionalGeneration.from_pretrained(hf_dir, dtype=torch.float32).eval()
     ct2 = ctranslate2.models.Whisper(str(ct2_dir), device="cpu", compute_type="float32", intra_threads=2)
+    gen = model.generation_config
+    header = [gen.decoder_start_token_id, gen.lang_to_id["<|en|>"], gen.task_to_id["transcribe"],
+              gen.no_timestamps_token_id]
+    text = processor.tokenizer(" And so my fellow Americans, ask not", add_special_tokens=False).input_ids
     with torch.inference_mode():
         enc_hf = model.model.encoder(torch.from_numpy(feats)).last_hidden_state.numpy()
-        sot = torch.tensor([[model.generation_config.decoder_start_token_id]])
+        sot = torch.tensor([[gen.decoder_start_token_id]])
         logits = model(input_features=torch.from_numpy(feats), decoder_input_ids=sot).logits[0, -1]
+        forced = model(input_features=torch.from_numpy(feats),
+                       decoder_input_ids=torch.tensor([header + text])).logits[0].numpy()
     enc_ct2 = np.asarray(ct2.encode(ctranslate2.StorageView.from_array(feats), to_cpu=True))
+    # CTranslate2 forces the text after the task header and returns each step's raw logits; its logits processors
+    # rewrite special and timestamp tokens, so only the text vocabulary (ids below <|endoftext|>) is compared.
+    result = ct2.generate(ctranslate2.StorageView.from_array(feats), [header + text], beam_size=1,
+                          max_length=len(header) + len(text) + 1, return_logits_vocab=True,
+                          suppress_blank=False, suppress_tokens=[])[0]
+    steps = np.asarray(result.logits[0])[:, : gen.eos_token_id]
+    ref = forced[len(header) - 1: len(header) - 1 + steps.shape[0], : gen.eos_token_id]
     lang_ids = sorted(model.generation_config.lang_to_id.values())
     probs_hf = torch.softmax(logits[lang_ids], -1).numpy()
     id_to_lang = {i: t for t, i in model.generation_config.lang_to_id.items()}
@@ -231,9 +245,10 @@ def _check(hf_dir: Path, ct2_dir: Path) -> ConversionCheck:
         language_top_ct2=max(ct2_langs, key=ct2_langs.get),  # type: ignore[arg-type]
         language_top_hf=max(hf_langs, key=hf_langs.get),  # type: ignore[arg-type]
         language_prob_max_abs_diff=max(abs(hf_langs[k] - ct2_langs.get(k, 0.0)) for k in hf_langs),
+        decoder_logit_max_abs_diff=float(np.abs(steps - ref).max()) if steps.shape[0] >= 3 else np.inf,
     )
     if check.encoder_rel_diff > 1e-3 or check.language_prob_max_abs_diff > 1e-3 \
-            or check.language_top_ct2 != check.language_top_hf:
+            or check.language_top_ct2 != check.language_top_hf or check.decoder_logit_max_abs_diff > 1e-2:
         raise ConversionError(f"the transformers build does not match CTranslate2: {check}")
     return check
 
@@ -242,8 +257,8 @@ def build_hf_whisper(ct2_dir: Path, out_dir: Path) -> Path:
     """Write (once; cached) `out_dir/whisper-base-hf`, a transformers Whisper folder equal to the CT2 model. Returns it.
 
     `out_dir` is a models folder such as `~/.cache/callqa/models`. The folder appears atomically, after the numeric
-    check against CTranslate2 passed; a stamp records the source model.bin size and mtime, so a changed source
-    triggers a rebuild.
+    check against CTranslate2 passed; a stamp records the source model.bin path and size and the converter version,
+    so a changed source or mapping triggers a rebuild.
     """
     import torch
     from transformers import WhisperConfig, WhisperForConditionalGeneration

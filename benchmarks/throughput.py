@@ -117,7 +117,9 @@ def _child_bare(files: list[Path], warmup: Path, _workdir: Path, model: str) -> 
     return out
 
 
-def _child_transformers(files: list[Path], warmup: Path, _workdir: Path, model: str) -> list[dict]:  # type: ignore[type-arg]
+def _child_transformers(  # type: ignore[type-arg]
+    files: list[Path], warmup: Path, _workdir: Path, model: str
+) -> list[dict]:
     import torch
     from transformers import pipeline
 
@@ -290,8 +292,9 @@ def main() -> None:
     if args.json:
         print(json.dumps(report, indent=2, ensure_ascii=False))
         return
+    before, after = report["loadavg_1m_before_after"]
     print(f"{report['calls']} calls, {report['audio_s']} s of audio ({source}); {args.cores} cores; "
-          f"1-min load average {report['loadavg_1m_before_after'][0]} before, {report['loadavg_1m_before_after'][1]} after")
+          f"1-min load average {before} before, {after} after")
     print(f"{'engine':13s} {'audio s':>8s} {'load s':>7s} {'wall s':>7s} {'RTF':>6s} {'CPU s':>7s} "
           f"{'calls/h/core':>12s} {'calls/CPU-h':>11s} {'peak RSS MB':>11s} {'failed':>6s}")
     for r in results:
