@@ -74,3 +74,18 @@ def test_ray_local_cluster_ingests_each_file_once(tmp_path: Path, db_url: str, m
     assert sorted(r.status for r in results) == ["done", "done", "skipped"]
     with session_scope(db_url) as s:
         assert s.scalar(select(func.count()).select_from(Call)) == 2
+
+
+@pytest.mark.slow
+def test_soak_parallel_workers_store_every_call_once(shared_data, db_url: str) -> None:  # type: ignore[no-untyped-def]
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    from soak import soak
+
+    report = soak(count=30, workers=2, db_url=db_url)
+    assert report["stored"] == report["distinct_hashes"] == 30
+    assert report["failed"] >= 3  # every tenth file is corrupt
+    assert report["done"] >= 20
+    assert report["done_without_segments"] == 0
+    assert report["results"]["skipped"] == 0
