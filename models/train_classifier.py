@@ -77,6 +77,7 @@ class Rows:
     weight: float = 1.0
     ids: list[str] = field(default_factory=list)
     langs: list[str] = field(default_factory=list)
+    hard_negative: list[bool] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.texts)
@@ -161,6 +162,7 @@ def read_corpus(path: Path) -> dict[str, Rows]:
             weight=CORPUS_WEIGHT,
             ids=[str(r.get("id", "")) for r in rows],
             langs=[str(r.get("lang", "")) for r in rows],
+            hard_negative=[bool(r.get("hard_negative")) for r in rows],
         )
     return out
 
@@ -313,6 +315,14 @@ def label_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
     return {"macro_f1": round(float(np.mean([v["f1"] for v in per.values()])), 4), "per_label": per, "n": len(y)}
 
 
+def _flag_rate(p: np.ndarray, t: np.ndarray, rows: Rows) -> dict[str, Any]:
+    """How many clean-but-risky-looking lines (hard negatives) get any label: false alarms."""
+    hard = np.array(rows.hard_negative, dtype=bool)
+    flagged = (p[hard] >= t).any(axis=1) if hard.any() else np.zeros(0, bool)
+    return {"n": int(hard.sum()), "flagged": int(flagged.sum()),
+            "rate": round(float(flagged.mean()), 4) if hard.any() else 0.0}
+
+
 def binary_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
     from sklearn.metrics import accuracy_score, f1_score
 
@@ -413,6 +423,7 @@ def train(
             "corpus_test": label_metrics(test.y, p_test >= t_vec),
             **{f"corpus_test_{lang}": label_metrics(test.y[m], p_test[m] >= t_vec)
                for lang in ("zh", "en") if (m := np.array(test.langs) == lang).any()},
+            "corpus_test_hard_negatives_flagged": _flag_rate(p_test, t_vec, test),
         },
         "train_seconds": round(time.perf_counter() - started, 1),
     }
