@@ -83,3 +83,21 @@ def test_stereo_sentences_go_to_the_right_role(asr) -> None:  # type: ignore[no-
         assert "horizon" not in by_role[left] and "wizard" not in by_role[right]
         assert {s.method for s in tr.speakers} == {"channel"}
         assert tr.language == "en"
+
+
+@pytest.mark.slow
+def test_models_command_names_the_exact_weights() -> None:
+    import json
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from qa.commands import app
+
+    result = CliRunner().invoke(app, ["models", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert set(data) == {"asr", "encoder", "classifier"}
+    for spec in data.values():
+        assert Path(spec["path"]).is_dir() and len(spec["sha256"]) == 64
+    assert data["asr"]["sha256"] == "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"

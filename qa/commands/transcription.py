@@ -293,9 +293,14 @@ def models(
     from qa.detect.model import ClassifierUnavailable, describe_classifier
     from qa.encoder import EncoderUnavailable, describe_encoder
 
+    from qa.asr_model import sha256_of
+
     try:
+        head = describe_classifier()
         data = {"asr": resolve_asr_model().to_json(), "encoder": describe_encoder(),
-                "classifier": describe_classifier()}
+                "classifier": {"name": f"{head['name']}@{head['version']}", "path": head["path"],
+                               "sha256": sha256_of(Path(head["path"]) / "head.npz"),
+                               "thresholds": head["thresholds"]}}
     except (ModelMissingError, EncoderUnavailable, ClassifierUnavailable) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
