@@ -123,6 +123,21 @@ def measure_turn(samples: np.ndarray, rate: int,
                          nuclei_rate=nuclei_rate, pause_ratio=pause_ratio)
 
 
+def warm_up() -> None:
+    """Compile librosa's numba kernels once, in this process, before parallel workers start.
+
+    Numba caches compiled kernels on disk; two processes compiling the same kernel at once can leave a
+    corrupt cache that then crashes every later process (seen here: segfaults in pyin). Warming up in
+    the parent means workers only ever read a complete cache.
+    """
+    rate = 16000
+    t = np.arange(rate, dtype=np.float32) / rate
+    voiced = (0.3 * np.sin(2 * np.pi * (150 + 50 * t) * t)).astype(np.float32)
+    y = np.concatenate([voiced, np.zeros(rate // 2, dtype=np.float32), voiced])
+    measure_turn(y, rate)
+    syllable_nuclei_rate(y, rate)
+
+
 def syllable_nuclei_rate(y: np.ndarray, rate: int, cfg: Mapping[str, Any] | None = None) -> float | None:
     """Syllable nuclei per second: peaks of the 300-3000 Hz intensity envelope that stand out by a few dB,
     over the span from the first to the last active frame (a speaking-rate estimate without a transcript)."""

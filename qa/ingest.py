@@ -11,7 +11,9 @@ import logging
 import multiprocessing
 import time
 from collections.abc import Callable, Iterator
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,6 +151,7 @@ def build_jobs(files: list[Path], manifest: Path | None, settings: Settings) -> 
     return jobs
 
 
+MAX_CRASHES = 3
 _worker_settings: Settings | None = None
 
 
@@ -169,6 +172,10 @@ def run_batch(jobs: list[FileJob], db_url: str, force: bool = False, workers: in
     """Process `jobs` in this process (workers=1) or a pool of worker processes, each loading models once."""
     settings = settings or get_settings()
     get_engine(db_url)  # create or migrate the schema once, before any worker starts
+    if workers > 1 and len(jobs) > 1:
+        from qa.acoustics import warm_up
+
+        warm_up()  # numba kernels compiled here, so workers never race to write the cache
     results: list[IngestResult] = []
 
     def collect(results_iter: Iterator[IngestResult]) -> None:
@@ -181,17 +188,30 @@ def run_batch(jobs: list[FileJob], db_url: str, force: bool = False, workers: in
         collect(process_file(job, db_url, force, settings) for job in jobs)
         return results
     ctx = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
-                             initargs=(settings,)) as pool:
-        futures = {pool.submit(_run_in_worker, job, db_url, force): job for job in jobs}
-
-        def finished() -> Iterator[IngestResult]:
+    crashes: Counter[Path] = Counter()
+    pending = list(jobs)
+    while pending:
+        # A worker that dies (segfault, out of memory) breaks the whole pool: start a new one and resubmit
+        # what had not finished, jobs that were in flight during more crashes last. A job in flight during
+        # MAX_CRASHES crashes is recorded as failed, so one poisonous file cannot stop the batch.
+        pending.sort(key=lambda j: crashes[j.path])
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+                                 initargs=(settings,)) as pool:
+            futures = {pool.submit(_run_in_worker, job, db_url, force): job for job in pending}
+            pending = []
             for fut in as_completed(futures):
                 job = futures[fut]
                 try:
-                    yield fut.result()
-                except Exception as exc:  # noqa: BLE001 - a worker died (e.g. out of memory)
-                    yield IngestResult(str(job.path), "failed", reason=f"worker crashed: {type(exc).__name__}: {exc}")
-
-        collect(finished())
+                    result = fut.result()
+                except BrokenProcessPool:
+                    crashes[job.path] += 1
+                    if crashes[job.path] < MAX_CRASHES:
+                        pending.append(job)
+                        continue
+                    result = IngestResult(str(job.path), "failed",
+                                          reason=f"worker process crashed {MAX_CRASHES} times while processing this file")
+                    _record_failure(db_url, str(job.path), result.reason or "", None, None)
+                except Exception as exc:  # noqa: BLE001 - anything else from the pool: recorded, batch goes on
+                    result = IngestResult(str(job.path), "failed", reason=f"worker error: {type(exc).__name__}: {exc}")
+                collect(iter([result]))
     return results
