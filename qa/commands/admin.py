@@ -14,28 +14,15 @@ from rich.console import Console
 from rich.table import Table
 
 from qa.commands import app
+from qa.commands.options import DbOption, open_db
 
 console = Console()
 err = Console(stderr=True)
 
-DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: CALLQA_DB_URL or the local SQLite file).")]
 DASHBOARD_APP = Path(__file__).resolve().parents[2] / "dashboards" / "app.py"
 
 users_app = typer.Typer(help="Dashboard users: add, list, deactivate, demo accounts.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
-
-
-def _url(db: str | None) -> str:
-    from qa.config import get_settings
-    from qa.store.db import get_engine
-
-    url = db or get_settings().database_url
-    try:
-        get_engine(url)
-    except Exception as exc:  # noqa: BLE001 - any connection/URL problem is a usage error
-        err.print(f"[red]cannot open database {url.split('@')[-1]}: {type(exc).__name__}: {exc}[/red]")
-        raise typer.Exit(2) from None
-    return url
 
 
 def _read_password(password_stdin: bool) -> str:
@@ -56,7 +43,7 @@ def users_add(
     from qa.store.db import session_scope
     from qa.store.users import add_user
 
-    url = _url(db)
+    url = open_db(db)
     password = _read_password(password_stdin)
     try:
         with session_scope(url) as session:
@@ -73,7 +60,7 @@ def users_list(db: DbOption = None) -> None:
     from qa.store.db import session_scope
     from qa.store.users import list_users
 
-    with session_scope(_url(db)) as session:
+    with session_scope(open_db(db)) as session:
         users = list_users(session)
     if not users:
         console.print("no users yet: create one with `callqa users add NAME --role admin`")
@@ -91,7 +78,7 @@ def users_deactivate(name: str, db: DbOption = None) -> None:
     from qa.store.users import set_active
 
     try:
-        with session_scope(_url(db)) as session:
+        with session_scope(open_db(db)) as session:
             set_active(session, name, False)
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
@@ -109,7 +96,7 @@ def users_passwd(
     from qa.store.db import session_scope
     from qa.store.users import set_password
 
-    url = _url(db)
+    url = open_db(db)
     password = _read_password(password_stdin)
     try:
         with session_scope(url) as session:
@@ -129,7 +116,7 @@ def users_demo(
     from qa.store.db import session_scope
     from qa.store.users import create_demo_users
 
-    with session_scope(_url(db)) as session:
+    with session_scope(open_db(db)) as session:
         accounts = create_demo_users(session)
     if json_out:
         console.print_json(json.dumps([a.__dict__ for a in accounts]))
@@ -147,7 +134,7 @@ def dashboard(
     address: Annotated[str, typer.Option(help="Address to bind (127.0.0.1 keeps it on this machine).")] = "127.0.0.1",
 ) -> None:
     """Start the review dashboard (Streamlit). No model is loaded in it."""
-    url = _url(db)
+    url = open_db(db)
     env = {**os.environ, "CALLQA_DB_URL": url}
     cmd = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
            "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
@@ -170,7 +157,7 @@ def export_labels(
     from qa.store.dashboard import iter_training_labels
     from qa.store.db import session_scope
 
-    url = _url(db)
+    url = open_db(db)
     n = 0
     out = output.open("w", encoding="utf-8") if output else sys.stdout
     try:

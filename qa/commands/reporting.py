@@ -9,22 +9,9 @@ from typing import Annotated, Any, Optional
 import typer
 
 from qa.commands import app
+from qa.commands.options import DbOption, open_db
 
-DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: CALLQA_DB_URL or the local SQLite file).")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Stable JSON output instead of tables.")]
-
-
-def _url(db: str | None) -> str:
-    from qa.config import get_settings
-    from qa.store.db import get_engine
-
-    url = db or get_settings().database_url
-    try:
-        get_engine(url)
-    except Exception as exc:  # noqa: BLE001 - any connection/URL problem is a usage error
-        typer.echo(f"cannot open database {url.split('@')[-1]}: {type(exc).__name__}: {exc}", err=True)
-        raise typer.Exit(2) from None
-    return url
 
 
 def _dump(data: Any) -> None:
@@ -102,7 +89,7 @@ def report(
     from qa.store.db import session_scope
     from qa.store.reports import call_report
 
-    with session_scope(_url(db)) as s:
+    with session_scope(open_db(db)) as s:
         data = call_report(s, call_id)
     if data is None:
         typer.echo(f"no call with id {call_id}", err=True)
@@ -123,7 +110,7 @@ def agents(
     from qa.store.db import session_scope
     from qa.store.reports import agent_table
 
-    with session_scope(_url(db)) as s:
+    with session_scope(open_db(db)) as s:
         rows = agent_table(s, days)
     if as_json:
         _dump(rows)
@@ -159,7 +146,7 @@ def alerts(
     from qa.store.db import session_scope
     from qa.store.reports import list_alerts
 
-    with session_scope(_url(db)) as s:
+    with session_scope(open_db(db)) as s:
         rows = list_alerts(s, None if status == "all" else status, agent)
     if as_json:
         _dump(rows)
@@ -199,7 +186,7 @@ def assess(
     if (call_id is None) == (not all_calls):
         typer.echo("give a CALL_ID or --all", err=True)
         raise typer.Exit(2)
-    url = _url(db)
+    url = open_db(db)
     with session_scope(url) as s:
         ids = [call_id] if call_id is not None else list(s.scalars(
             select(Call.id).where(Call.status == "done").order_by(Call.started_at, Call.id)))

@@ -12,24 +12,11 @@ from rich.console import Console
 from rich.table import Table
 
 from qa.commands import app
+from qa.commands.options import DbOption, open_db
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)  # messages stay on one line (greppable)
 
-DbOption = Annotated[Optional[str], typer.Option("--db", help="Database URL (default: CALLQA_DB_URL or the local SQLite file).")]
-
-
-def _db_url(db: str | None) -> str:
-    from qa.config import get_settings
-    from qa.store.db import get_engine
-
-    url = db or get_settings().database_url
-    try:
-        get_engine(url)
-    except Exception as exc:  # noqa: BLE001 - any connection/URL problem is a usage error
-        err.print(f"[red]cannot open database {url.split('@')[-1]}: {type(exc).__name__}: {exc}[/red]")
-        raise typer.Exit(2) from None
-    return url
 
 
 @app.command()
@@ -50,7 +37,7 @@ def ingest(
     from qa.manifest import ManifestError
 
     settings = get_settings()
-    url = _db_url(db)
+    url = open_db(db)
     files = find_recordings(paths)
     if not files:
         err.print("[red]no recordings found in the given paths[/red]")
@@ -114,7 +101,7 @@ def watch(
     from qa.manifest import ManifestError
     from qa.watch import WatchStatus, watch as run_watch
 
-    url = _db_url(db)
+    url = open_db(db)
     last: list[tuple[int, int]] = []
 
     def status(st: WatchStatus) -> None:
@@ -144,7 +131,7 @@ def calls(
     from qa.store import calls as store
     from qa.store.db import session_scope
 
-    with session_scope(_db_url(db)) as s:
+    with session_scope(open_db(db)) as s:
         rows = [
             {"call_id": c.id, "file": Path(c.path).name, "status": c.status, "error": c.error,
              "agent_id": c.agent_id, "account_id": c.account_id,
@@ -183,7 +170,7 @@ def transcript(
     from qa.store import calls as store
     from qa.store.db import session_scope
 
-    with session_scope(_db_url(db)) as s:
+    with session_scope(open_db(db)) as s:
         tr = store.load_transcript(s, call_id)
     if tr is None:
         err.print(f"[red]no call with id {call_id}[/red]")
@@ -236,7 +223,7 @@ def detect(
     if (call_id is None) == (not all_calls):
         err.print("[red]give a CALL_ID or --all[/red]")
         raise typer.Exit(2)
-    url = _db_url(db)
+    url = open_db(db)
     with session_scope(url) as s:
         ids = store.done_call_ids(s) if all_calls else [call_id]
     settings = get_settings()
@@ -266,7 +253,7 @@ def set_agent(
     from qa.store.db import session_scope
     from qa.store.models import Call
 
-    url = _db_url(db)
+    url = open_db(db)
     with session_scope(url) as s:
         try:
             store.swap_roles(s, call_id, speaker)
