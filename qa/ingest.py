@@ -168,8 +168,13 @@ def _run_in_worker(job: FileJob, db_url: str, force: bool) -> IngestResult:
 
 def run_batch(jobs: list[FileJob], db_url: str, force: bool = False, workers: int = 1,
               settings: Settings | None = None,
-              on_result: Callable[[IngestResult], None] | None = None) -> list[IngestResult]:
-    """Process `jobs` in this process (workers=1) or a pool of worker processes, each loading models once."""
+              on_result: Callable[[IngestResult], None] | None = None,
+              worker: Callable[[FileJob, str, bool], IngestResult] | None = None) -> list[IngestResult]:
+    """Process `jobs` in this process (workers=1) or a pool of worker processes, each loading models once.
+
+    `worker` replaces the per-file function run in the pool (a module-level function; tests use it).
+    """
+    worker = worker or _run_in_worker
     settings = settings or get_settings()
     get_engine(db_url)  # create or migrate the schema once, before any worker starts
     if workers > 1 and len(jobs) > 1:
@@ -191,14 +196,16 @@ def run_batch(jobs: list[FileJob], db_url: str, force: bool = False, workers: in
     crashes: Counter[Path] = Counter()
     pending = list(jobs)
     while pending:
-        # A worker that dies (segfault, out of memory) breaks the whole pool: start a new one and resubmit
-        # what had not finished, jobs that were in flight during more crashes last. A job in flight during
-        # MAX_CRASHES crashes is recorded as failed, so one poisonous file cannot stop the batch.
-        pending.sort(key=lambda j: crashes[j.path])
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker,
+        # A worker that dies (segfault, out of memory) breaks the whole pool, failing every job in flight.
+        # Jobs that never saw a crash run in a full pool; the others run one at a time, so a crash is then
+        # charged to the file that caused it. A file that crashed MAX_CRASHES times is recorded as failed.
+        fresh = [j for j in pending if not crashes[j.path]]
+        round_jobs, size = (fresh, workers) if fresh else ([pending[0]], 1)
+        taken = {id(j) for j in round_jobs}
+        pending = [j for j in pending if id(j) not in taken]
+        with ProcessPoolExecutor(max_workers=size, mp_context=ctx, initializer=_init_worker,
                                  initargs=(settings,)) as pool:
-            futures = {pool.submit(_run_in_worker, job, db_url, force): job for job in pending}
-            pending = []
+            futures = {pool.submit(worker, job, db_url, force): job for job in round_jobs}
             for fut in as_completed(futures):
                 job = futures[fut]
                 try:

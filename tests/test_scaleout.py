@@ -89,3 +89,18 @@ def test_soak_parallel_workers_store_every_call_once(shared_data, db_url: str) -
     assert report["done"] >= 20
     assert report["done_without_segments"] == 0
     assert report["results"]["skipped"] == 0
+
+
+def test_a_crashing_worker_does_not_fail_the_rest_of_the_batch(tmp_path: Path) -> None:
+    from qa.ingest import MAX_CRASHES, FileJob, run_batch
+    from qa.records import CallMeta
+    from tests.crash_worker import crash_or_succeed
+
+    names = ["a.wav", "crash.wav", "b.wav", "c.wav", "d.wav"]
+    jobs = [FileJob(tmp_path / n, CallMeta()) for n in names]
+    results = run_batch(jobs, f"sqlite:///{tmp_path / 'x.db'}", workers=2, worker=crash_or_succeed)
+    by_name = {Path(r.path).name: r for r in results}
+    assert sorted(by_name) == sorted(names)
+    assert all(by_name[n].status == "done" for n in names if n != "crash.wav")
+    assert by_name["crash.wav"].status == "failed"
+    assert f"crashed {MAX_CRASHES} times" in (by_name["crash.wav"].reason or "")
