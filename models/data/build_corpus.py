@@ -18,7 +18,6 @@ Run: ``python models/data/build_corpus.py`` (deterministic, fixed seed).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import random
