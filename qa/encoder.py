@@ -220,6 +220,9 @@ class SentenceEncoder:
     def __init__(self, model: str | Path, max_length: int = 128, threads: int | None = None) -> None:
         import torch
         from transformers import AutoConfig, AutoModel, AutoTokenizer, BertModel
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # no "Loading weights" bars in the middle of ingest output
 
         if threads:
             torch.set_num_threads(threads)
