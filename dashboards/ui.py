@@ -277,10 +277,17 @@ def fmt_time(seconds: float | None) -> str:
 
 
 def fmt_dt(value: datetime | date | None) -> str:
+    """Times in the site's zone, with the zone shown (stored times are UTC)."""
     if value is None:
         return "–"
     if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
+        if value.tzinfo is not None:
+            from zoneinfo import ZoneInfo
+
+            from qa.config import get_settings
+
+            value = value.astimezone(ZoneInfo(get_settings().default_timezone))
+        return value.strftime("%Y-%m-%d %H:%M %Z").strip()
     return value.isoformat()
 
 
