@@ -59,6 +59,19 @@ def analyze_call(session, call_id: int, transcript: Transcript, meta: CallMeta, 
     assess_call(session, call_id, audio, settings)
 
 
+def reanalyze_stored(session, call_id: int, settings: Settings) -> int | None:  # type: ignore[no-untyped-def]
+    """Re-run detection and assessment on a stored transcript (no re-transcription); None if no such call."""
+    from qa.store.models import Call
+
+    call = session.get(Call, call_id)
+    transcript = store.load_transcript(session, call_id)
+    if call is None or transcript is None:
+        return None
+    analyze_call(session, call_id, transcript, store.call_meta(call), None, settings)
+    session.flush()
+    return len(call.findings)
+
+
 def _db_problem(exc: SQLAlchemyError) -> str:
     text = str(getattr(exc, "orig", None) or exc).splitlines()[0]
     return f"database error: {text}"

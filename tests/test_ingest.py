@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from qa.commands import app
 from qa.store.db import session_scope
-from qa.store.models import Call, IngestionEvent, SegmentRow
+from qa.store.models import Call, FindingRow, IngestionEvent, SegmentRow
 from tests.conftest import REPO, shared_file
 
 pytestmark = pytest.mark.slow
@@ -103,6 +103,17 @@ def test_bad_inputs_are_recorded_failures_and_the_batch_completes(bad_batch: Pat
     assert result.exit_code == 0
     with session_scope(db_url) as s:
         assert s.scalar(select(func.count()).select_from(SegmentRow)) == segments_before
+
+    # Re-running detection on stored transcripts replaces findings, and never re-transcribes.
+    with session_scope(db_url) as s:
+        findings_before = s.scalar(select(func.count()).select_from(FindingRow))
+        segment_ids = sorted(s.scalars(select(SegmentRow.id)))
+    result = runner.invoke(app, ["detect", "--all", "--db", db_url])
+    assert result.exit_code == 0, result.output
+    assert "call " in result.output and "findings" in result.output
+    with session_scope(db_url) as s:
+        assert s.scalar(select(func.count()).select_from(FindingRow)) == findings_before
+        assert sorted(s.scalars(select(SegmentRow.id))) == segment_ids
 
 
 def test_usage_errors_exit_2(tmp_path: Path, db_url: str) -> None:

@@ -215,10 +215,9 @@ def detect(
 ) -> None:
     """Re-run detection, compliance and scoring on stored transcripts (no re-transcription)."""
     from qa.config import get_settings
-    from qa.ingest import analyze_call
+    from qa.ingest import reanalyze_stored
     from qa.store import calls as store
     from qa.store.db import session_scope
-    from qa.store.models import Call
 
     if (call_id is None) == (not all_calls):
         err.print("[red]give a CALL_ID or --all[/red]")
@@ -229,14 +228,10 @@ def detect(
     settings = get_settings()
     for cid in ids:
         with session_scope(url) as s:
-            call = s.get(Call, cid)
-            if call is None:
-                err.print(f"[red]no call with id {cid}[/red]")
-                raise typer.Exit(1)
-            tr = store.load_transcript(s, cid)
-            assert tr is not None
-            analyze_call(s, cid, tr, store.call_meta(call), None, settings)
-            n = len(call.findings)
+            n = reanalyze_stored(s, cid, settings)
+        if n is None:
+            err.print(f"[red]no call with id {cid}[/red]")
+            raise typer.Exit(1)
         console.print(f"call {cid}: {n} findings")
 
 
@@ -248,10 +243,9 @@ def set_agent(
 ) -> None:
     """Override which speaker is the agent (recorded as a reviewer override), then re-run detection."""
     from qa.config import get_settings
-    from qa.ingest import analyze_call
+    from qa.ingest import reanalyze_stored
     from qa.store import calls as store
     from qa.store.db import session_scope
-    from qa.store.models import Call
 
     url = open_db(db)
     with session_scope(url) as s:
@@ -264,10 +258,7 @@ def set_agent(
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
         s.flush()
-        call = s.get(Call, call_id)
-        tr = store.load_transcript(s, call_id)
-        assert call is not None and tr is not None
-        analyze_call(s, call_id, tr, store.call_meta(call), None, get_settings())
+        reanalyze_stored(s, call_id, get_settings())
     console.print(f"call {call_id}: {speaker} is now the agent; findings recomputed")
 
 
@@ -276,11 +267,9 @@ def models(
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Build (if needed) and describe the offline models in use, with the folders they load from."""
-    from qa.asr_model import ModelMissingError, resolve_asr_model
+    from qa.asr_model import ModelMissingError, resolve_asr_model, sha256_of
     from qa.detect.model import ClassifierUnavailable, describe_classifier
     from qa.encoder import EncoderUnavailable, describe_encoder
-
-    from qa.asr_model import sha256_of
 
     try:
         head = describe_classifier()
