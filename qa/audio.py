@@ -49,12 +49,15 @@ def _check_file(path: Path, settings: Settings) -> int:
     return size
 
 
-def decode(path: str | os.PathLike[str], settings: Settings | None = None) -> DecodedAudio:
-    """Decode `path` into 16 kHz float32 samples, shape (channels, n); raise AudioError with a clear reason."""
+def decode(path: str | os.PathLike[str], settings: Settings | None = None, sha256: str | None = None) -> DecodedAudio:
+    """Decode `path` into 16 kHz float32 samples, shape (channels, n); raise AudioError with a clear reason.
+
+    `sha256`: the file's hash when the caller already computed it (ingest hashes before claiming a call).
+    """
     settings = settings or get_settings()
     path = Path(path)
     size = _check_file(path, settings)
-    sha = file_sha256(path)
+    sha = sha256 or file_sha256(path)
     try:
         container = av.open(str(path), metadata_errors="ignore")
     except (av.error.InvalidDataError, av.error.FFmpegError, UnicodeDecodeError) as exc:

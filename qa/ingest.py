@@ -118,7 +118,7 @@ def process_file(job: FileJob, db_url: str, force: bool, settings: Settings) -> 
     try:
         if job.meta_error:
             raise AudioError(f"bad metadata ({job.meta_error})")
-        audio = decode(job.path, settings)
+        audio = decode(job.path, settings, sha256=sha)
         if is_silent(audio.samples):
             raise AudioError("silent recording: no speech to transcribe")
         from qa.asr import get_transcriber
