@@ -153,7 +153,11 @@ def calls(
     console.print(table)
 
 
-def _print_transcript(data: dict) -> None:  # type: ignore[type-arg]
+def _emit_transcript(data: dict, as_json: bool) -> None:  # type: ignore[type-arg]
+    """The transcript contract as one JSON line, or a readable listing."""
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False))
+        return
     console.print(f"[bold]call {data['call_id']}[/bold] · {data['language']} · {data['duration']:.1f} s")
     for seg in data["segments"]:
         colour = "cyan" if seg["speaker"] == "agent" else "magenta"
@@ -175,11 +179,7 @@ def transcript(
     if tr is None:
         err.print(f"[red]no call with id {call_id}[/red]")
         raise typer.Exit(1)
-    data = tr.to_json()
-    if as_json:
-        typer.echo(json.dumps(data, ensure_ascii=False))
-    else:
-        _print_transcript(data)
+    _emit_transcript(tr.to_json(), as_json)
 
 
 @app.command()
@@ -200,11 +200,7 @@ def transcribe(
         err.print(f"[red]{file}: {exc}[/red]")
         raise typer.Exit(1) from None
     tr = transcribe_call(audio, CallMeta(agent_channel=agent_channel), get_transcriber())
-    data = tr.to_json()
-    if as_json:
-        typer.echo(json.dumps(data, ensure_ascii=False))
-    else:
-        _print_transcript(data)
+    _emit_transcript(tr.to_json(), as_json)
 
 
 @app.command()
