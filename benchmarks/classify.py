@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/classify.py [--lines 1000] [--input FILE.jsonl] [--rules-only] [--json]
 
-Input: the first N lines of FILE, else models/data/collection_corpus.jsonl, else COLD dev
+Input: the first N lines of FILE, else qa/data/corpus/collection_corpus.jsonl, else COLD dev
 (../shared/data/cold/dev.csv), repeated to N lines if shorter. Measured:
 - `callqa classify` as a user runs it (a fresh process: start-up, model load, N lines), and the same command on
   one line, so that load time and per-utterance throughput can be told apart;
@@ -24,7 +24,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO / "models" / "data" / "collection_corpus.jsonl"
+CORPUS = REPO / "qa" / "data" / "corpus" / "collection_corpus.jsonl"
 COLD_DEV = Path(os.environ.get("CALLQA_SHARED_DATA", REPO.parent / "shared" / "data")) / "cold" / "dev.csv"
 
 _CALL = """
@@ -61,7 +61,7 @@ def load_lines(path: Path | None, n: int) -> tuple[list[dict], str]:
             for r in csv.DictReader(fh):
                 rows.append({"id": str(len(rows)), "text": r["TEXT"], "speaker": "customer"})
     if not rows:
-        sys.exit("no input: give --input FILE.jsonl (or build models/data/collection_corpus.jsonl)")
+        sys.exit("no input: give --input FILE.jsonl (or build qa/data/corpus/collection_corpus.jsonl)")
     out = [dict(rows[i % len(rows)], id=f"u{i}") for i in range(n)]
     return out, source
 

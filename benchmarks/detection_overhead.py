@@ -24,15 +24,15 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from qa.asr import get_transcriber
-    from qa.assessment import assess_call
+    from qa.asr.engine import get_transcriber
+    from qa.assess.assessment import assess_call
     from qa.audio import decode, file_sha256
     from qa.config import get_settings
     from qa.detect import detect_transcript, get_classifier
-    from qa.manifest import read_manifest
+    from qa.ingest.manifest import read_manifest
     from qa.store import calls as store
     from qa.store.db import session_scope
-    from qa.transcription import transcribe_call
+    from qa.asr.transcribe import transcribe_call
 
     settings = get_settings()
     files = args.files or sorted(p for p in (REPO / "recordings_sample").iterdir()

@@ -1,6 +1,6 @@
 """Rebuild the offline Whisper base as a Hugging Face transformers model, for the side-by-side benchmark.
 
-The only Whisper base weights available offline are the CTranslate2 build that `qa.asr_model.build_base`
+The only Whisper base weights available offline are the CTranslate2 build that `qa.asr.model.build_base`
 reassembles (float16, 212 variables). This module inverts CTranslate2's transformers converter
 (`ctranslate2/converters/transformers.py`, `WhisperLoader`): it splits the fused attention projections
 back into q/k/v (CTranslate2 padded the absent k bias with zeros), renames layer norms (gamma/beta ->
@@ -317,7 +317,7 @@ def build_hf_whisper(ct2_dir: Path, out_dir: Path) -> Path:
 
 def default_hf_whisper() -> Path:
     """Build (or find) the transformers Whisper base from the configured models folder."""
-    from qa.asr_model import build_base
+    from qa.asr.model import build_base
     from qa.config import get_settings
 
     models = get_settings().models_dir
@@ -347,7 +347,7 @@ def main() -> None:
     parser.add_argument("--language", default=None, help="force a language (zh, en) when transcribing")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(message)s")
-    from qa.asr_model import build_base
+    from qa.asr.model import build_base
     from qa.config import get_settings
 
     models = args.out or get_settings().models_dir

@@ -1,7 +1,7 @@
 """Review-queue and overview query times at 100,000 calls.
 
 Builds synthetic calls (with segments and findings) by bulk insert, then times the queries the
-dashboard runs, through the same `qa.store.dashboard` functions the pages call.
+dashboard runs, through the same `qa.views.dashboard` functions the pages call.
 
     python benchmarks/queue_load.py                      # SQLite file in a temp folder
     python benchmarks/queue_load.py --db postgresql+psycopg://user@host/db --calls 100000
@@ -22,8 +22,8 @@ from typing import Any
 
 from sqlalchemy import func, insert, select
 
-from qa.auth import Principal
-from qa.store import dashboard as q
+from qa.access.auth import Principal
+from qa.views import dashboard as q
 from qa.store.db import get_engine, session_scope
 from qa.store.models import Call, FindingRow, SegmentRow
 

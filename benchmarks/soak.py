@@ -50,7 +50,7 @@ def soak(count: int, workers: int, db_url: str | None = None) -> dict:  # type: 
     from sqlalchemy import func, select
 
     from qa.config import get_settings
-    from qa.ingest import build_jobs, run_batch
+    from qa.ingest.batch import build_jobs, run_batch
     from qa.store.db import session_scope
     from qa.store.models import Call, SegmentRow
 

@@ -5,7 +5,7 @@
 
 Engines (each in its own subprocess, so its peak RSS is its own; models loaded once, then a 10-second warm-up
 clip cut from the first file, both reported as load time and excluded from the timed run):
-  callqa        `qa.ingest.process_file(FileJob(path, CallMeta()), db_url, force=True, settings)`: decode, channel
+  callqa        `qa.ingest.batch.process_file(FileJob(path, CallMeta()), db_url, force=True, settings)`: decode, channel
                 split or diarisation, ASR (batched, guards, Simplified), detection, compliance, voice measures,
                 scoring, and the store write, into a temporary SQLite database. Stereo calls are transcribed per
                 channel.
@@ -77,10 +77,10 @@ def _peak_rss_mb() -> float:
 
 
 def _child_callqa(files: list[Path], warmup: Path, workdir: Path, _model: str) -> list[dict]:  # type: ignore[type-arg]
-    from qa.asr import get_transcriber
+    from qa.asr.engine import get_transcriber
     from qa.config import get_settings
     from qa.detect.engine import get_classifier
-    from qa.ingest import FileJob, process_file
+    from qa.ingest.batch import FileJob, process_file
     from qa.records import CallMeta
 
     settings = get_settings()
@@ -251,7 +251,7 @@ def main() -> None:
     if unknown := set(engines) - set(ENGINES):
         parser.error(f"unknown engines {sorted(unknown)}")
 
-    from qa.asr_model import build_base
+    from qa.asr.model import build_base
     from qa.audio import decode
     from qa.config import get_settings
 

@@ -22,10 +22,10 @@ REPO = Path(__file__).resolve().parents[1]
 _CALLQA = """
 import json, sys, time
 t0 = time.perf_counter()
-from qa.asr import get_transcriber
+from qa.asr.engine import get_transcriber
 from qa.audio import decode
 from qa.records import CallMeta
-from qa.transcription import transcribe_call
+from qa.asr.transcribe import transcribe_call
 asr = get_transcriber()
 t1 = time.perf_counter()
 audio = decode(sys.argv[1])
@@ -41,7 +41,7 @@ _BARE = """
 import json, sys, time
 t0 = time.perf_counter()
 from faster_whisper import WhisperModel, decode_audio
-from qa.asr_model import resolve_asr_model
+from qa.asr.model import resolve_asr_model
 from qa.config import get_settings
 s = get_settings()
 model = WhisperModel(resolve_asr_model(s).path, device="cpu", compute_type="int8", cpu_threads=s.asr_cpu_threads)

@@ -38,6 +38,7 @@ class Settings:
     default_timezone: str = "Asia/Shanghai"
     language: str = "auto"  # "auto", "zh", "en"
     thresholds: dict[str, float] = field(default_factory=dict)  # per-label detector thresholds
+    shared_data_dir: Path = Path("../shared/data")  # public corpora and speech for training and evaluation
 
     @property
     def models_dir(self) -> Path:

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from qa.assessment import assess_call
+from qa.assess.assessment import assess_call
 from qa.config import Settings
 from qa.store.models import Call, FindingRow, SegmentRow
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from qa.ingest import FileJob, IngestResult
+from qa.ingest.batch import FileJob, IngestResult
 
 
 def crash_or_succeed(job: FileJob, db_url: str, force: bool) -> IngestResult:

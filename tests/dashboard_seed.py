@@ -9,7 +9,7 @@ from pathlib import Path
 
 from qa.store.db import session_scope
 from qa.store.models import AgentDay, Alert, Call, FindingRow, SegmentRow
-from qa.store.users import add_user
+from qa.access.users import add_user
 
 PASSWORDS = {role: f"{role}-pass-2025" for role in ("reviewer", "compliance", "manager", "admin")}
 PHONE = "13800138000"

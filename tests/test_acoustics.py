@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.acoustics import build_baseline, measure_segments, measure_turn, stress_findings
+from qa.assess.acoustics import build_baseline, measure_segments, measure_turn, stress_findings
 from qa.records import AudioInfo, DecodedAudio, Finding, Segment
 from tests.conftest import shared_file
 
@@ -118,7 +118,7 @@ def test_assess_call_stores_voice_per_channel_and_keeps_it_without_audio(db_url:
 
     from sqlalchemy import select
 
-    from qa.assessment import assess_call
+    from qa.assess.assessment import assess_call
     from qa.audio import decode
     from qa.store.db import session_scope
     from qa.store.models import SegmentRow

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.asr import rejection_reason, to_simplified
-from qa.asr_eval import error_rate
+from qa.asr.engine import rejection_reason, to_simplified
+from qa.asr.evaluate import error_rate
 from qa.records import CallMeta
 from tests.conftest import shared_file
 
@@ -26,7 +26,7 @@ def test_simplified_conversion() -> None:
 
 @pytest.fixture(scope="module")
 def asr():  # type: ignore[no-untyped-def]
-    from qa.asr import get_transcriber
+    from qa.asr.engine import get_transcriber
 
     return get_transcriber()
 
@@ -70,7 +70,7 @@ def test_silence_and_noise_give_no_text(asr) -> None:  # type: ignore[no-untyped
 @pytest.mark.slow
 def test_stereo_sentences_go_to_the_right_role(asr) -> None:  # type: ignore[no-untyped-def]
     from qa.audio import decode
-    from qa.transcription import transcribe_call
+    from qa.asr.transcribe import transcribe_call
 
     audio = decode(shared_file("speech/stereo_diarization.wav"))
     for agent_channel in (0, 1):
@@ -92,7 +92,7 @@ def test_models_command_names_the_exact_weights() -> None:
 
     from typer.testing import CliRunner
 
-    from qa.commands import app
+    from qa.cli import app
 
     result = CliRunner().invoke(app, ["models", "--json"])
     assert result.exit_code == 0, result.output

@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import select
 from typer.testing import CliRunner
 
-from qa.auth import PermissionDenied, Principal, authenticate, hash_password, session_expired, sign_in, verify_password
-from qa.commands import app
-from qa.store import dashboard as q
+from qa.access.auth import PermissionDenied, Principal, authenticate, hash_password, session_expired, sign_in, verify_password
+from qa.cli import app
+from qa.views import dashboard as q
 from qa.store.db import session_scope
 from qa.store.models import AuditEvent, User
-from qa.store.users import add_user, create_demo_users, set_active
+from qa.access.users import add_user, create_demo_users, set_active
 from tests.dashboard_seed import PASSWORDS, seed
 
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from qa.auth import Principal
-from qa.store import dashboard as q
+from qa.access.auth import Principal
+from qa.views import dashboard as q
 from qa.store.db import session_scope
-from qa.store.users import add_user, set_active
+from qa.access.users import add_user, set_active
 from tests.dashboard_seed import PASSWORDS, seed
 
 CHROMIUM = Path("/usr/bin/chromium")

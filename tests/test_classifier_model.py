@@ -11,19 +11,16 @@ import numpy as np
 import pytest
 
 from qa.config import Settings
-from qa.detect import model as clf_model
+from qa.detect.classifier import model as clf_model
 from qa.records import LABELS
 
 REPO = Path(__file__).resolve().parents[1]
 
 
 def _trainer():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("train_classifier_under_test", REPO / "models" / "train_classifier.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+    from qa.detect.classifier import train
+
+    return train
 
 
 class _FixedEncoder:
@@ -57,13 +54,13 @@ def test_predict_combines_text_speaker_and_calibration() -> None:
 
 
 def test_missing_head_says_how_to_train(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clf_model, "REPO_CLASSIFIER_DIR", tmp_path / "none")
+    monkeypatch.setattr(clf_model, "BUNDLED_HEAD_DIR", tmp_path / "none")
     with pytest.raises(clf_model.ClassifierUnavailable, match="callqa train"):
         clf_model.classifier_dir(Settings(home=tmp_path))
 
 
 def test_committed_head_is_small_and_complete() -> None:
-    folder = REPO / "models" / "classifier"
+    folder = REPO / "qa" / "detect" / "classifier" / "head"
     meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
     assert meta["labels"] == list(LABELS)
     assert set(meta["thresholds"]) == set(LABELS) and all(0 < v < 1 for v in meta["thresholds"].values())

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from qa.commands import app
+from qa.cli import app
 from qa.records import LABELS
 
 LINES = [
@@ -102,7 +102,7 @@ def test_eval_requires_labels(tmp_path: Path) -> None:
 
 
 def _classifier_or_skip():  # type: ignore[no-untyped-def]
-    from qa.detect.model import ClassifierUnavailable, load_classifier
+    from qa.detect.classifier.model import ClassifierUnavailable, load_classifier
 
     try:
         return load_classifier()

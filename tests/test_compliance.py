@@ -1,7 +1,7 @@
 """Jurisdiction rule packs: hours, frequency, third parties, disclosures, impersonation, record keeping.
 
 Rule-level tests use plain records; history tests build call histories in a temporary database and run
-`qa.assessment.assess_call` the way ingestion does.
+`qa.assess.assessment.assess_call` the way ingestion does.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from qa.compliance import CallFacts, PriorCall, check_call, load_pack
-from qa.compliance.packs import RulePackError, available_packs
+from qa.assess.compliance import CallFacts, PriorCall, check_call, load_pack
+from qa.assess.compliance.packs import RulePackError, available_packs
 from qa.records import Finding, Segment
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -199,7 +199,7 @@ def test_record_keeping_metadata() -> None:
 
 from sqlalchemy import select  # noqa: E402
 
-from qa.assessment import assess_call  # noqa: E402
+from qa.assess.assessment import assess_call  # noqa: E402
 from qa.store.db import session_scope  # noqa: E402
 from qa.store.models import FindingRow  # noqa: E402
 from tests.assess_helpers import add_call  # noqa: E402

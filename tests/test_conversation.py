@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from qa.conversation import measure, syllables
+from qa.assess.conversation import measure, syllables
 from qa.records import Segment, Word
 
 

@@ -19,7 +19,7 @@ import pytest
 from qa.records import LABELS
 
 DATA = Path(__file__).resolve().parent.parent / "models" / "data"
-CORPUS = DATA / "collection_corpus.jsonl"
+CORPUS = DATA.parents[1] / "qa" / "data" / "corpus" / "collection_corpus.jsonl"
 FIELDS = {"id", "text", "speaker", "lang", "labels", "subtypes", "split", "hard_negative", "group"}
 SUBTYPES = {
     "threat/violence", "threat/exposure", "threat/false_legal", "threat/self_harm", "threat/to_agent",

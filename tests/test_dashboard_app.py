@@ -13,10 +13,11 @@ from tests.dashboard_seed import PASSWORDS, PHONE, seed
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from qa.data import load as load_data  # noqa: E402
 from qa.store.db import session_scope  # noqa: E402
 from qa.store.models import AuditEvent, Verdict  # noqa: E402
 
-APP = Path(__file__).resolve().parents[1] / "dashboards" / "app.py"
+APP = Path(__file__).resolve().parents[1] / "qa" / "dashboard" / "app.py"
 ALL_PAGES = ("overview", "queue", "call", "compliance", "wellbeing", "audit")
 TITLES = {"overview": "Overview", "queue": "Review queue", "call": "Call detail", "compliance": "Compliance",
           "wellbeing": "Agent wellbeing", "audit": "Audit log"}
@@ -123,7 +124,7 @@ def test_overview_shows_figures(seeded):
 
 def test_reviewer_cannot_open_wellbeing_even_by_running_its_script(seeded):
     at = AppTest.from_file(str(APP.parent / "views" / "wellbeing.py"), default_timeout=60)
-    from qa.auth import Principal
+    from qa.access.auth import Principal
 
     at.session_state["user"] = Principal("reviewer", "reviewer")
     at.session_state["last_seen"] = time.time()
@@ -239,7 +240,7 @@ def test_session_expires_after_inactivity(seeded, monkeypatch):
 
 def test_deactivated_user_is_signed_out_on_next_click(seeded):
     at = sign_in("reviewer")
-    from qa.store.users import set_active
+    from qa.access.users import set_active
 
     with session_scope(seeded.url) as s:
         set_active(s, "reviewer", False)
@@ -260,7 +261,7 @@ def test_every_ui_string_exists_in_both_languages():
 
     import yaml
 
-    strings = yaml.safe_load((APP.parent / "i18n.yaml").read_text(encoding="utf-8"))
+    strings = load_data("i18n")
     assert all(set(v) == {"en", "zh"} and v["en"] and v["zh"] for v in strings.values())
     used = set()
     for path in [APP, APP.parent / "ui.py", *(APP.parent / "views").glob("*.py")]:
@@ -272,9 +273,9 @@ def test_dashboard_loads_no_model_libraries():
     import subprocess
     import sys
 
-    code = ("import sys; sys.path.insert(0, 'dashboards'); import ui, altair, pandas; "
-            "import qa.store.dashboard, qa.export, qa.auth, qa.redact, qa.commands.admin; "
-            "bad = [m for m in ('torch', 'faster_whisper', 'transformers', 'ctranslate2', 'qa.asr') if m in sys.modules]; "
+    code = ("import sys; from qa.dashboard import ui; import altair, pandas; "
+            "import qa.views.dashboard, qa.views.export, qa.access.auth, qa.access.redact, qa.cli.admin; "
+            "bad = [m for m in ('torch', 'faster_whisper', 'transformers', 'ctranslate2', 'qa.asr.engine') if m in sys.modules]; "
             "assert not bad, bad")
     result = subprocess.run([sys.executable, "-c", code], cwd=APP.parents[1], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -10,12 +10,12 @@ import pytest
 from sqlalchemy import func, insert, select
 from typer.testing import CliRunner
 
-from qa import auth
-from qa.auth import PermissionDenied, Principal
-from qa.commands import app
-from qa.export import render_csv, render_html, write_case
-from qa.redact import mask_pii
-from qa.store import dashboard as q
+from qa.access import auth
+from qa.access.auth import PermissionDenied, Principal
+from qa.cli import app
+from qa.views.export import render_csv, render_html, write_case
+from qa.access.redact import mask_pii
+from qa.views import dashboard as q
 from qa.store.db import get_engine, session_scope
 from qa.store.models import AuditEvent, Call, FindingRow, SegmentRow, Verdict
 from tests.dashboard_seed import EMAIL, PHONE, THREAT_SPAN, seed

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.diarize import SpeechTurn, diarize
+from qa.speakers.diarize import SpeechTurn, diarize
 from tests.conftest import shared_file
 
 RATE = 16000

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa import encoder
+from qa.detect.classifier import encoder
 from qa.config import Settings
 
 

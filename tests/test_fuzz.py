@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qa.audio import AudioError, decode
-from qa.manifest import COLUMNS, ManifestError, read_manifest
+from qa.ingest.manifest import COLUMNS, ManifestError, read_manifest
 
 _HEADERS = [b"", b"RIFF\x24\x00\x00\x00WAVEfmt ", b"ID3\x03\x00", b"fLaC", b"OggS\x00\x02", b"\xff\xfb\x90\x64",
             b"\x00\x00\x00\x20ftypM4A "]

@@ -29,7 +29,7 @@ def _hf_whisper():  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def hf_dir() -> Path:
-    from qa.asr_model import ModelMissingError, build_base
+    from qa.asr.model import ModelMissingError, build_base
     from qa.config import load_settings
 
     models = load_settings().models_dir  # the shared model cache: building twice would cost minutes
@@ -48,7 +48,7 @@ def test_converted_model_matches_ctranslate2(hf_dir: Path) -> None:
 
 
 def test_transformers_pipeline_transcribes_jfk(hf_dir: Path) -> None:
-    from qa.asr_eval import error_rate
+    from qa.asr.evaluate import error_rate
 
     audio = shared_file("speech/jfk.flac")
     # No language given: the model must detect English and transcribe (not translate, not loop).

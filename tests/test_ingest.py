@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from qa.commands import app
+from qa.cli import app
 from qa.store.db import session_scope
 from qa.store.models import Call, FindingRow, IngestionEvent, SegmentRow
 from tests.conftest import REPO, shared_file

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from qa.manifest import ManifestError, read_manifest
+from qa.ingest.manifest import ManifestError, read_manifest
 
 
 def _write(tmp_path: Path, text: str) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.detect.base import Context, Utterance
-from qa.detect.pii import (PIIRecognizer, valid_bank_card, valid_cn_mobile, valid_cn_resident_id, valid_us_phone,
+from qa.detect.recognizers.pii import (PIIRecognizer, valid_bank_card, valid_cn_mobile, valid_cn_resident_id, valid_us_phone,
                            valid_us_ssn)
 from qa.records import CallMeta
 

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from typer.testing import CliRunner
 
-from qa.commands import app
+from qa.cli import app
 from qa.store.db import session_scope
 from tests.assess_helpers import add_call, insult_to_agent, threat
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from qa.roles import AgentChoice, identify_agent
+from qa.speakers.roles import AgentChoice, identify_agent
 
 
 def test_mandarin_customer_answers_first() -> None:

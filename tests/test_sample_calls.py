@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 
 from qa.config import get_settings
-from qa.ingest import build_jobs, run_batch
+from qa.ingest.batch import build_jobs, run_batch
 from qa.store.db import session_scope
 from qa.store.models import Call
 from tests.conftest import REPO

@@ -90,7 +90,7 @@ def test_every_audio_file_has_one_manifest_row_and_one_label_entry() -> None:
 
 
 def test_callqa_reads_every_manifest_row_without_errors() -> None:
-    from qa.manifest import read_manifest
+    from qa.ingest.manifest import read_manifest
 
     entries = read_manifest(SAMPLES / "manifest.csv", "Asia/Shanghai")
     assert len(entries) == len(_manifest())

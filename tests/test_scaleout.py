@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from qa.config import get_settings
-from qa.ingest import build_jobs
+from qa.ingest.batch import build_jobs
 from qa.store.db import session_scope
 from qa.store.models import Call
-from qa.watch import FolderWatcher, watch
+from qa.ingest.watch import FolderWatcher, watch
 from tests.conftest import shared_file
 
 
@@ -57,7 +57,7 @@ def test_ray_local_cluster_ingests_each_file_once(tmp_path: Path, db_url: str, m
     ray_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay under 108 bytes
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")  # a local test cluster only
     monkeypatch.setenv("RAY_TMPDIR", ray_dir)
-    from qa.cluster import run_on_ray
+    from qa.ingest.cluster import run_on_ray
 
     folder = tmp_path / "calls"
     folder.mkdir()
@@ -92,7 +92,7 @@ def test_soak_parallel_workers_store_every_call_once(shared_data, db_url: str) -
 
 
 def test_a_crashing_worker_does_not_fail_the_rest_of_the_batch(tmp_path: Path) -> None:
-    from qa.ingest import MAX_CRASHES, FileJob, run_batch
+    from qa.ingest.batch import MAX_CRASHES, FileJob, run_batch
     from qa.records import CallMeta
     from tests.crash_worker import crash_or_succeed
 

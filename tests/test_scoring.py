@@ -6,7 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from qa.records import Finding
-from qa.scoring import finding_kind, score_call
+from qa.assess.scoring import finding_kind, score_call
 from qa.store.db import session_scope
 from qa.store.models import Call
 from tests.assess_helpers import add_call, insult_to_agent, threat

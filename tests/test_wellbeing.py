@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from qa.assessment import assess_call
+from qa.assess.assessment import assess_call
 from qa.store.db import session_scope
 from qa.store.models import AgentDay, Alert, FindingRow, SegmentRow
-from qa.wellbeing import AgentCall, assess_day
+from qa.assess.wellbeing import AgentCall, assess_day
 from tests.assess_helpers import add_call, insult_to_agent
 
 SH = ZoneInfo("Asia/Shanghai")

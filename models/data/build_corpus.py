@@ -29,7 +29,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 SRC = HERE / "src"
-OUT = HERE / "collection_corpus.jsonl"
+OUT = HERE.parents[1] / "qa" / "data" / "corpus" / "collection_corpus.jsonl"
 SEED = 20240611
 LABELS = ("threat", "harassment", "privacy", "stress")
 SUBTYPES = {

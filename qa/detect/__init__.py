@@ -2,7 +2,7 @@
 
 Rules (validated PII, seed phrases, dialogue logic) and a learned utterance classifier are fused into one
 calibrated decision per label per utterance; every `Finding` says why it fired. The learned model
-(`qa.detect.model`) is imported only when used, so rule-only detection never loads torch.
+(`qa.detect.classifier.model`) is imported only when used, so rule-only detection never loads torch.
 
     from qa.detect import detect_transcript, classify_items
 """

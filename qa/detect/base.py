@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from qa.detect.text import UtteranceText
+from qa.text import UtteranceText
 from qa.records import CallMeta, Finding, Role, Segment, Word
 
 log = logging.getLogger(__name__)
@@ -157,9 +157,9 @@ def default_registry() -> Registry:
     """The built-in detectors (built once: lexicons are parsed and compiled on first use)."""
     global _DEFAULT
     if _DEFAULT is None:
-        from qa.detect.dialogue import ThirdPartyDisclosure, ReportedCallBombing
-        from qa.detect.phrases import phrase_detectors
-        from qa.detect.pii import pii_detectors
+        from qa.detect.recognizers.dialogue import ThirdPartyDisclosure, ReportedCallBombing
+        from qa.detect.recognizers.phrases import phrase_detectors
+        from qa.detect.recognizers.pii import pii_detectors
 
         reg = Registry()
         for det in [*pii_detectors(), *phrase_detectors(), ThirdPartyDisclosure(), ReportedCallBombing()]:

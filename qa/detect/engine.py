@@ -27,7 +27,7 @@ def get_classifier(settings: Settings | None = None, required: bool = False) -> 
     and not `required` (ingestion then runs on rules alone rather than failing the call)."""
     global _warned_unavailable
     try:
-        from qa.detect.model import load_classifier
+        from qa.detect.classifier.model import load_classifier
 
         return load_classifier(settings)
     except Exception as exc:  # noqa: BLE001 - missing head, missing encoder package, ...
@@ -63,7 +63,7 @@ def _run(utts: list[Utterance], meta: CallMeta, settings: Settings, classifier: 
                             model=getattr(classifier, "thresholds", {}) if classifier is not None else {})
     third_party: dict[int, str] = {}
     if dialogue and probs is not None:
-        from qa.detect.dialogue import ThirdPartyDisclosure
+        from qa.detect.recognizers.dialogue import ThirdPartyDisclosure
 
         tpd = next((d for d in registry.dialogue if isinstance(d, ThirdPartyDisclosure)), None)
         third_party = tpd.third_party_turns(ctx) if tpd else {}

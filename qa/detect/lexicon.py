@@ -12,12 +12,11 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from typing import Any
 
-import yaml
 
-from qa.detect.text import UtteranceText, find_pinyin, pinyin_key
+from qa.text import UtteranceText, find_pinyin, pinyin_key
+from qa.data import load as load_data
 
 LANGS = ("zh", "en")
 
@@ -25,11 +24,7 @@ LANGS = ("zh", "en")
 @lru_cache(maxsize=None)
 def load_lexicon(name: str) -> dict[str, Any]:
     """A YAML file of `qa/detect/lexicons/` (package data), parsed once."""
-    text = resources.files("qa.detect").joinpath("lexicons").joinpath(f"{name}.yaml").read_text(encoding="utf-8")
-    data = yaml.safe_load(text) or {}
-    if not isinstance(data, dict):
-        raise ValueError(f"lexicon {name}.yaml must hold a mapping")
-    return data
+    return load_data(f"lexicons/{name}")
 
 
 @lru_cache(maxsize=4096)

@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from qa.compliance.rules import PriorCall
+from qa.assess.compliance.rules import PriorCall
 from qa.records import Finding
 from qa.store.models import AgentDay, Alert, Call, FindingRow, SegmentRow
-from qa.wellbeing import AgentCall, AlertSpec, DayResult
+from qa.assess.wellbeing import AgentCall, AlertSpec, DayResult
 
 ASSESSED_PREFIX = "compliance/"
 VOICE_SUBTYPE = "stress/voice"
@@ -68,7 +68,7 @@ def agent_baseline_turns(session: Session, agent_id: str, call: Call, max_calls:
 
 
 def is_abuse_row(row: FindingRow) -> bool:
-    from qa.scoring import is_abuse_received
+    from qa.assess.scoring import is_abuse_received
 
     return is_abuse_received(finding_record(row))
 
@@ -142,7 +142,7 @@ def replace_assessed_findings(session: Session, call_id: int, findings: Sequence
 
 def _local(call: Call) -> str | None:
     """Start time in the debtor's local time (the zone the compliance rules used)."""
-    from qa.compliance import RulePackError, debtor_zone, load_pack
+    from qa.assess.compliance import RulePackError, debtor_zone, load_pack
     from qa.config import get_settings
 
     if call.started_at is None:

@@ -1,0 +1,120 @@
+"""One call from decoded audio to a merged, speaker-attributed Transcript."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from qa.asr.engine import StreamSegment, Transcriber
+from qa.audio import is_silent
+from qa.records import CallMeta, DecodedAudio, Segment, SpeakerAssignment, Transcript, Word
+from qa.speakers.channels import channel_streams, is_dual_mono, role_for_cluster
+
+log = logging.getLogger(__name__)
+
+
+def call_language(languages: list[tuple[str, float]]) -> str:
+    """'zh', 'en', or 'mixed' when the streams disagree or the detector was torn between the two."""
+    if not languages:
+        return "zh"
+    kinds = {lang for lang, _ in languages}
+    if len(kinds) > 1 or min(p for _, p in languages) < 0.75:
+        return "mixed"
+    return kinds.pop()
+
+
+def _join_words(words: list[Word]) -> str:
+    return "".join(w.word for w in words).strip()
+
+
+def transcribe_stereo(audio: DecodedAudio, meta: CallMeta, asr: Transcriber) -> Transcript:
+    streams, speakers = channel_streams(audio.samples, meta, asr.settings.agent_channel)
+    active = [s for s in streams if not is_silent(s.samples)]
+    guesses = {s.channel: asr.detect_language(s.samples) for s in active}
+
+    def run(stream):  # type: ignore[no-untyped-def]
+        return stream, asr.transcribe(stream.samples, guesses[stream.channel].language)
+
+    # CTranslate2 releases the GIL: the two channels decode in parallel on two cores.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(run, active))
+    segments = [
+        Segment(speaker=stream.role, start=s.start, end=s.end, text=s.text, words=s.words, raw_text=s.raw_text,
+                avg_logprob=s.avg_logprob, no_speech_prob=s.no_speech_prob, channel=stream.channel)
+        for stream, segs in results for s in segs
+    ]
+    segments.sort(key=lambda s: (s.start, s.end))
+    language = call_language([(g.language, g.probability) for g in guesses.values()])
+    return Transcript(None, language, audio.info.duration, segments, speakers)
+
+
+def _split_by_turns(seg: StreamSegment, turns: list) -> list[tuple[int, StreamSegment]]:  # type: ignore[type-arg]
+    """Cut a recognised segment where the diarised speaker changes (by word midpoints)."""
+
+    def cluster_at(t: float) -> int:
+        best, best_dist = turns[0].cluster, float("inf")
+        for turn in turns:
+            if turn.start <= t <= turn.end:
+                return turn.cluster
+            dist = min(abs(t - turn.start), abs(t - turn.end))
+            if dist < best_dist:
+                best, best_dist = turn.cluster, dist
+        return best
+
+    if not seg.words:
+        return [(cluster_at((seg.start + seg.end) / 2), seg)]
+    pieces: list[tuple[int, list[Word]]] = []
+    for w in seg.words:
+        c = cluster_at((w.start + w.end) / 2)
+        if pieces and pieces[-1][0] == c:
+            pieces[-1][1].append(w)
+        else:
+            pieces.append((c, [w]))
+    if len(pieces) == 1:
+        return [(pieces[0][0], seg)]
+    return [
+        (c, StreamSegment(ws[0].start, ws[-1].end, _join_words(ws), _join_words(ws), ws,
+                          seg.avg_logprob, seg.no_speech_prob))
+        for c, ws in pieces
+    ]
+
+
+def transcribe_mono(samples: np.ndarray, duration: float, asr: Transcriber) -> Transcript:
+    from qa.speakers.diarize import diarize
+    from qa.speakers.roles import identify_agent
+
+    guess = asr.detect_language(samples) if not is_silent(samples) else None
+    if guess is None:
+        return Transcript(None, "zh", duration, [], [])
+    recognised = asr.transcribe(samples, guess.language, word_timestamps=True)  # words place speaker changes
+    turns = diarize(samples)
+    if not turns:
+        pieces = [(0, s) for s in recognised]
+    else:
+        pieces = [p for s in recognised for p in _split_by_turns(s, turns)]
+    clusters = sorted({c for c, _ in pieces}) or [0]
+    texts = {c: [s.text for cc, s in pieces if cc == c] for c in clusters}
+    choice = identify_agent(texts, guess.language)
+    segments = [
+        Segment(speaker=role_for_cluster(c, choice.agent_cluster), start=s.start, end=s.end, text=s.text,
+                words=s.words, raw_text=s.raw_text, avg_logprob=s.avg_logprob, no_speech_prob=s.no_speech_prob)
+        for c, s in pieces
+    ]
+    speakers = [
+        SpeakerAssignment(
+            role=role_for_cluster(c, choice.agent_cluster), label=f"cluster {c}", method="diarization",
+            confidence=choice.confidence if c == choice.agent_cluster else 1.0 - choice.confidence,
+            reason=choice.reason,
+        )
+        for c in clusters
+    ]
+    return Transcript(None, call_language([(guess.language, guess.probability)]), duration, segments, speakers)
+
+
+def transcribe_call(audio: DecodedAudio, meta: CallMeta, asr: Transcriber) -> Transcript:
+    """Stereo recordings are split by channel (reliable); mono and dual-mono ones are diarised."""
+    if audio.samples.shape[0] == 2 and not is_dual_mono(audio.samples):
+        return transcribe_stereo(audio, meta, asr)
+    return transcribe_mono(audio.mono(), audio.info.duration, asr)

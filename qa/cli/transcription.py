@@ -1,0 +1,312 @@
+"""Commands that take recordings in: ingest, calls, transcript, transcribe, detect, set-agent, models, eval-asr."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from qa.cli import app
+from qa.cli.options import DbOption, open_db
+
+console = Console()
+err = Console(stderr=True, soft_wrap=True)  # messages stay on one line (greppable)
+
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="Recordings or folders of recordings.")],
+    manifest: Annotated[Optional[Path], typer.Option(help="CSV: file,agent_id,account_id,callee,started_at,direction,jurisdiction,agent_channel")] = None,
+    db: DbOption = None,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (each loads the models once).")] = 1,
+    force: Annotated[bool, typer.Option("--force", help="Re-process recordings already ingested.")] = False,
+    cluster: Annotated[Optional[str], typer.Option(help="Run on Ray: 'auto' (running or new local cluster) or ray://HOST:PORT.")] = None,
+) -> None:
+    """Transcribe, analyse and store recordings. Re-running skips what is done and resumes what was cut off."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from qa.audio import find_recordings
+    from qa.config import get_settings
+    from qa.ingest.batch import build_jobs, run_batch
+    from qa.ingest.manifest import ManifestError
+
+    settings = get_settings()
+    url = open_db(db)
+    files = find_recordings(paths)
+    if not files:
+        err.print("[red]no recordings found in the given paths[/red]")
+        raise typer.Exit(2)
+    try:
+        jobs = build_jobs(files, manifest, settings)
+    except ManifestError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+
+    with Progress(TextColumn("[bold]ingest"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TextColumn("{task.description}"), console=err, transient=False) as progress:
+        task = progress.add_task("", total=len(jobs))
+
+        def advance(result) -> None:  # type: ignore[no-untyped-def]
+            progress.update(task, advance=1, description=f"{Path(result.path).name}: {result.status}")
+
+        if cluster:
+            from qa.ingest.cluster import run_on_ray
+
+            results = run_on_ray(jobs, url, cluster, force, settings, on_result=advance)
+        else:
+            results = run_batch(jobs, url, force=force, workers=workers, settings=settings, on_result=advance)
+
+    _print_summary(results)
+    unrecorded = [r for r in results if not r.recorded]
+    if unrecorded:
+        err.print(f"[red]{len(unrecorded)} outcome(s) could not be stored: {unrecorded[0].reason}. "
+                  "Nothing already stored was changed; fix the database and re-run to resume.[/red]")
+        raise typer.Exit(1)
+
+
+def _print_summary(results) -> None:  # type: ignore[no-untyped-def]
+    table = Table(title="ingest summary")
+    for col in ("file", "status", "call", "reason"):
+        table.add_column(col)
+    for r in sorted(results, key=lambda r: r.path):
+        style = {"done": "green", "skipped": "yellow", "failed": "red"}[r.status]
+        table.add_row(Path(r.path).name, f"[{style}]{r.status}[/{style}]", str(r.call_id or ""), r.reason or "")
+    console.print(table)
+    counts = {s: sum(r.status == s for r in results) for s in ("done", "skipped", "failed")}
+    audio = sum(r.audio_seconds for r in results)
+    busy = sum(r.seconds for r in results if r.status == "done")
+    speed = f", {audio / busy:.1f}x real time" if busy else ""
+    console.print(f"done {counts['done']} · skipped {counts['skipped']} · failed {counts['failed']}"
+                  f" ({audio / 60:.1f} min of audio{speed})")
+
+
+@app.command()
+def watch(
+    folder: Annotated[Path, typer.Argument(help="Folder that recordings arrive in.", exists=True, file_okay=False)],
+    manifest: Annotated[Optional[Path], typer.Option(help="Manifest CSV, re-read on every pass.")] = None,
+    db: DbOption = None,
+    workers: Annotated[int, typer.Option(min=1)] = 1,
+    interval: Annotated[float, typer.Option(help="Seconds between scans.")] = 5.0,
+    settle: Annotated[float, typer.Option(help="A file is complete once unchanged for this many seconds.")] = 5.0,
+    once: Annotated[bool, typer.Option("--once", help="Exit when nothing is left to do.")] = False,
+) -> None:
+    """Ingest recordings as they arrive (complete files only); survives restarts; reports the backlog."""
+    from qa.config import get_settings
+    from qa.ingest.manifest import ManifestError
+    from qa.ingest.watch import WatchStatus, watch as run_watch
+
+    url = open_db(db)
+    last: list[tuple[int, int]] = []
+
+    def status(st: WatchStatus) -> None:
+        if not last or last[-1] != (st.backlog, st.settling):
+            err.print(f"watch: {st.processed} handled · backlog {st.backlog} · {st.settling} still being written")
+            last.append((st.backlog, st.settling))
+
+    def result(r) -> None:  # type: ignore[no-untyped-def]
+        console.print(f"{Path(r.path).name}: {r.status}" + (f" ({r.reason})" if r.reason else ""))
+
+    try:
+        run_watch(folder, url, get_settings(), manifest, interval, settle, workers, once, result, status)
+    except ManifestError as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        err.print("watch stopped")
+
+
+@app.command()
+def calls(
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    status: Annotated[Optional[str], typer.Option(help="Only calls with this status.")] = None,
+) -> None:
+    """List stored calls with their status."""
+    from qa.store import calls as store
+    from qa.store.db import session_scope
+
+    with session_scope(open_db(db)) as s:
+        rows = [
+            {"call_id": c.id, "file": Path(c.path).name, "status": c.status, "error": c.error,
+             "agent_id": c.agent_id, "account_id": c.account_id,
+             "started_at": c.started_at.isoformat() if c.started_at else None,
+             "duration": round(c.duration, 2) if c.duration else None, "language": c.language,
+             "risk_score": round(c.risk_score, 1) if c.risk_score is not None else None,
+             "findings": len(c.findings)}
+            for c in store.list_calls(s, status)
+        ]
+    if as_json:
+        typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"{len(rows)} calls")
+    for col in ("call_id", "file", "status", "agent_id", "language", "duration", "risk_score", "findings", "error"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(*[str(r[c]) if r[c] is not None else "" for c in
+                        ("call_id", "file", "status", "agent_id", "language", "duration", "risk_score", "findings", "error")])
+    console.print(table)
+
+
+def _emit_transcript(data: dict, as_json: bool) -> None:  # type: ignore[type-arg]
+    """The transcript contract as one JSON line, or a readable listing."""
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False))
+        return
+    console.print(f"[bold]call {data['call_id']}[/bold] · {data['language']} · {data['duration']:.1f} s")
+    for seg in data["segments"]:
+        colour = "cyan" if seg["speaker"] == "agent" else "magenta"
+        console.print(f"[dim]{seg['start']:7.2f}-{seg['end']:7.2f}[/dim] [{colour}]{seg['speaker']:>8}[/{colour}]  {seg['text']}")
+
+
+@app.command()
+def transcript(
+    call_id: Annotated[int, typer.Argument(help="Call id (see `callqa calls`).")],
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Show the merged, speaker-attributed transcript of a stored call."""
+    from qa.store import calls as store
+    from qa.store.db import session_scope
+
+    with session_scope(open_db(db)) as s:
+        tr = store.load_transcript(s, call_id)
+    if tr is None:
+        err.print(f"[red]no call with id {call_id}[/red]")
+        raise typer.Exit(1)
+    _emit_transcript(tr.to_json(), as_json)
+
+
+@app.command()
+def transcribe(
+    file: Annotated[Path, typer.Argument(help="One recording.")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    agent_channel: Annotated[Optional[int], typer.Option(help="Stereo: channel of the agent (0 left, 1 right).")] = None,
+) -> None:
+    """Transcribe one file without storing it."""
+    from qa.asr.engine import get_transcriber
+    from qa.audio import AudioError, decode
+    from qa.records import CallMeta
+    from qa.asr.transcribe import transcribe_call
+
+    try:
+        audio = decode(file)
+    except AudioError as exc:
+        err.print(f"[red]{file}: {exc}[/red]")
+        raise typer.Exit(1) from None
+    tr = transcribe_call(audio, CallMeta(agent_channel=agent_channel), get_transcriber())
+    _emit_transcript(tr.to_json(), as_json)
+
+
+@app.command()
+def detect(
+    call_id: Annotated[Optional[int], typer.Argument(help="Call id; or use --all.")] = None,
+    all_calls: Annotated[bool, typer.Option("--all", help="Every stored call.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Re-run detection, compliance and scoring on stored transcripts (no re-transcription)."""
+    from qa.config import get_settings
+    from qa.ingest.batch import reanalyze_stored
+    from qa.store import calls as store
+    from qa.store.db import session_scope
+
+    if (call_id is None) == (not all_calls):
+        err.print("[red]give a CALL_ID or --all[/red]")
+        raise typer.Exit(2)
+    url = open_db(db)
+    with session_scope(url) as s:
+        ids = store.done_call_ids(s) if all_calls else [call_id]
+    settings = get_settings()
+    for cid in ids:
+        with session_scope(url) as s:
+            n = reanalyze_stored(s, cid, settings)
+        if n is None:
+            err.print(f"[red]no call with id {cid}[/red]")
+            raise typer.Exit(1)
+        console.print(f"call {cid}: {n} findings")
+
+
+@app.command("set-agent")
+def set_agent(
+    call_id: Annotated[int, typer.Argument(help="Call id.")],
+    speaker: Annotated[str, typer.Argument(help="The speaker who is the agent, e.g. 'cluster 1' or 'channel 0'.")],
+    db: DbOption = None,
+) -> None:
+    """Override which speaker is the agent (recorded as a reviewer override), then re-run detection."""
+    from qa.config import get_settings
+    from qa.ingest.batch import reanalyze_stored
+    from qa.store import calls as store
+    from qa.store.db import session_scope
+
+    url = open_db(db)
+    with session_scope(url) as s:
+        try:
+            store.swap_roles(s, call_id, speaker)
+        except KeyError:
+            err.print(f"[red]no call with id {call_id}[/red]")
+            raise typer.Exit(1) from None
+        except ValueError as exc:
+            err.print(f"[red]{exc}[/red]")
+            raise typer.Exit(2) from None
+        s.flush()
+        reanalyze_stored(s, call_id, get_settings())
+    console.print(f"call {call_id}: {speaker} is now the agent; findings recomputed")
+
+
+@app.command()
+def models(
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Build (if needed) and describe the offline models in use, with the folders they load from."""
+    from qa.asr.model import ModelMissingError, resolve_asr_model, sha256_of
+    from qa.detect.classifier.model import ClassifierUnavailable, describe_classifier
+    from qa.detect.classifier.encoder import EncoderUnavailable, describe_encoder
+
+    try:
+        head = describe_classifier()
+        data = {"asr": resolve_asr_model().to_json(), "encoder": describe_encoder(),
+                "classifier": {"name": f"{head['name']}@{head['version']}", "path": head["path"],
+                               "sha256": sha256_of(Path(head["path"]) / "head.npz"),
+                               "thresholds": head["thresholds"]}}
+    except (ModelMissingError, EncoderUnavailable, ClassifierUnavailable) as exc:
+        err.print(f"[red]{exc}[/red]")
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    table = Table(title="models")
+    for col in ("role", "name", "path", "sha256"):
+        table.add_column(col)
+    for role, spec in data.items():
+        table.add_row(role, spec["name"], spec["path"], spec["sha256"][:16] + "…")
+    console.print(table)
+
+
+@app.command("eval-asr")
+def eval_asr(
+    folder: Annotated[Path, typer.Argument(help="Folder of clips with references: a Kaldi 'text' file (id text) or <clip>.txt beside each clip.")],
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Character error rate (Chinese) and word error rate (English) of the configured ASR model on reference clips."""
+    from qa.asr.evaluate import evaluate_folder
+
+    logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+    report = evaluate_folder(folder)
+    if not report["clips"]:
+        err.print(f"[red]no clips with references found in {folder}[/red]")
+        raise typer.Exit(2)
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"ASR accuracy · {report['model']}")
+    for col in ("clip", "lang", "error rate", "reference", "hypothesis"):
+        table.add_column(col)
+    for c in report["clips"]:
+        table.add_row(c["clip"], c["language"], f"{c['error_rate']:.3f}", c["reference"][:40], c["hypothesis"][:40])
+    console.print(table)
+    console.print(f"CER (zh) {report['cer_zh']}, WER (en) {report['wer_en']}")

@@ -1,0 +1,148 @@
+"""The learned utterance classifier: frozen multilingual-e5-small features + a small trained head.
+
+This is the only detection module that touches torch/transformers (through `qa.detect.classifier.encoder`).
+The head (`head.npz` + `metadata.json`, written by `models/train_classifier.py`) is a linear
+layer per label over mean-pooled encoder layers and the speaker, with Platt calibration and
+per-label thresholds chosen on the corpus dev split.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from qa.config import Settings, get_settings
+from qa.records import LABELS
+
+log = logging.getLogger(__name__)
+
+BUNDLED_HEAD_DIR = Path(__file__).with_name("head")
+SPEAKERS = ("agent", "customer")
+
+
+class ClassifierUnavailable(RuntimeError):
+    """No trained head was found, or it does not fit the encoder."""
+
+
+def classifier_dir(settings: Settings | None = None) -> Path:
+    """A site-trained head under the models directory wins over the one shipped in the repository."""
+    settings = settings or get_settings()
+    for folder in (settings.models_dir / "classifier", BUNDLED_HEAD_DIR):
+        if (folder / "metadata.json").is_file() and (folder / "head.npz").is_file():
+            return folder
+    raise ClassifierUnavailable(
+        f"no trained classifier head in {settings.models_dir / 'classifier'} or {BUNDLED_HEAD_DIR}; "
+        "run `callqa train`"
+    )
+
+
+def _threads() -> int:
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - non-Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 8))
+
+
+@dataclass
+class TextClassifier:
+    """Calibrated multi-label probabilities per utterance, columns in `LABELS` order."""
+
+    name: str
+    version: str
+    thresholds: dict[str, float]
+    encoder: Any  # qa.detect.classifier.encoder.SentenceEncoder
+    weights: np.ndarray  # (len(LABELS), features)
+    bias: np.ndarray
+    calib_a: np.ndarray
+    calib_b: np.ndarray
+    layers: tuple[int, ...]
+    batch_size: int = 64
+    metadata: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def source(self) -> str:
+        """How a finding names this model."""
+        return f"{self.name}@{self.version}"
+
+    def predict(self, texts: list[str], speakers: list[str] | None = None) -> np.ndarray:
+        """(n, 4) probabilities. `speakers` entries are "agent"/"customer" (anything else: unknown)."""
+        if speakers is not None and len(speakers) != len(texts):
+            raise ValueError("speakers must be as long as texts")
+        if not texts:
+            return np.zeros((0, len(LABELS)), dtype=np.float32)
+        x = self.encoder.embed(list(texts), batch_size=self.batch_size, layers=self.layers)
+        spk = speakers or [""] * len(texts)
+        s = np.array([[float(v == name) for name in SPEAKERS] for v in spk], dtype=np.float32)
+        z = np.hstack([x, s]) @ self.weights.T + self.bias
+        p = 1.0 / (1.0 + np.exp(-(z * self.calib_a + self.calib_b)))
+        return p.astype(np.float32)
+
+    def decide(self, probabilities: np.ndarray) -> list[list[str]]:
+        """Labels at or above their thresholds, per row."""
+        t = np.array([self.thresholds[lab] for lab in LABELS])
+        return [[lab for lab, hit in zip(LABELS, row) if hit] for row in probabilities >= t]
+
+
+def _load(folder: Path, encoder_folder: Path, settings: Settings) -> TextClassifier:
+    from qa.detect.classifier.encoder import SentenceEncoder, describe_encoder
+
+    meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    if tuple(meta["labels"]) != LABELS:
+        raise ClassifierUnavailable(f"{folder}: head labels {meta['labels']} differ from {list(LABELS)}")
+    head = np.load(folder / "head.npz")
+    enc_meta = meta["encoder"]
+    current = describe_encoder(settings).get("sha256")
+    if current and enc_meta.get("sha256") and current != enc_meta["sha256"]:
+        log.warning("classifier head was trained on a different encoder build; scores may be off")
+    encoder = SentenceEncoder(encoder_folder, max_length=int(enc_meta["max_length"]), threads=_threads())
+    return TextClassifier(
+        name=meta["name"],
+        version=meta["version"],
+        thresholds={k: float(v) for k, v in meta["thresholds"].items()},
+        encoder=encoder,
+        weights=head["W"].astype(np.float32),
+        bias=head["b"].astype(np.float32),
+        calib_a=head["calib_a"].astype(np.float32),
+        calib_b=head["calib_b"].astype(np.float32),
+        layers=tuple(int(v) for v in enc_meta["layers"]),
+        metadata=meta,
+    )
+
+
+_CACHE: dict[tuple[str, str], TextClassifier] = {}
+_LOCK = threading.Lock()
+
+
+def load_classifier(settings: Settings | None = None) -> TextClassifier:
+    """The classifier for these settings, loaded once per process (the encoder is the slow part)."""
+    from qa.detect.classifier.encoder import ensure_encoder
+
+    settings = settings or get_settings()
+    folder = classifier_dir(settings)
+    with _LOCK:
+        encoder_folder = ensure_encoder(settings)
+        key = (str(folder), str(encoder_folder))
+        if key not in _CACHE:
+            _CACHE[key] = _load(folder, encoder_folder, settings)
+        return _CACHE[key]
+
+
+def describe_classifier(settings: Settings | None = None) -> dict[str, Any]:
+    """Name, version, folder, thresholds and headline metrics of the head, for `callqa models`."""
+    folder = classifier_dir(settings)
+    meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    return {
+        "name": meta["name"],
+        "version": meta["version"],
+        "path": str(folder),
+        "thresholds": meta["thresholds"],
+        "metrics": meta.get("metrics", {}),
+    }
