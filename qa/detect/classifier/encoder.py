@@ -403,8 +403,9 @@ def ensure_encoder(settings: Settings | None = None) -> Path:
 
 
 def describe_encoder(settings: Settings | None = None) -> dict[str, str]:
-    """Name, path and sha256 of model.safetensors, for `callqa models`. Does not build."""
+    """Name, path and sha256 of model.safetensors, for `callqa models`; builds the bundled encoder if missing."""
     settings = settings or get_settings()
+    ensure_encoder(settings)
     if settings.encoder_model:
         path = Path(settings.encoder_model).expanduser()
         weights = path / "model.safetensors"
