@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 
-from qa.matching import PhraseSet
+from qa.text import PhraseSet
 from qa.records import Segment
 from qa.data import load_file, path as data_path
 
@@ -42,8 +42,7 @@ def load_config(path: Path = CONFIG) -> ConversationConfig:
     data = load_file(path)
 
     def phrases(key: str) -> PhraseSet:
-        spec = data.get(key) or {}
-        return PhraseSet(literals=[str(x) for x in spec.get("literals", [])], patterns=list(spec.get("patterns", [])))
+        return PhraseSet.from_spec(data.get(key), pinyin_min_len=None, fuzzy_min_len=4)
 
     return ConversationConfig(
         long_hold_s=float(data.get("long_hold_s", 20.0)),
@@ -147,8 +146,8 @@ def _hits(phrases: PhraseSet, segments: Sequence[Segment], speaker: str) -> list
     for i, seg in enumerate(segments):
         if seg.speaker != speaker:
             continue
-        for phrase in phrases.find_all(seg.text):
-            out.append(LexiconHit(phrase=phrase, speaker=speaker, start=round(seg.start, 2),
+        for hit in phrases.find_all(seg.text):
+            out.append(LexiconHit(phrase=hit.text, speaker=speaker, start=round(seg.start, 2),
                                   end=round(seg.end, 2), segment_index=i))
     return out
 

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
-from qa.matching import PhraseSet
+from qa.text import PhraseSet
 from qa.data import DATA_DIR
 
 BUNDLED = DATA_DIR / "packs"
@@ -79,7 +79,8 @@ class RulePack:
         for name, spec in (rule.get("elements") or {}).items():
             out.append(DisclosureElement(
                 name=name, label=spec.get("label", name), label_zh=spec.get("label_zh", name),
-                phrases=PhraseSet(literals=list(spec.get("literals", [])), patterns=list(spec.get("patterns", []))),
+                phrases=PhraseSet.from_spec({"literals": spec.get("literals", []), "patterns": spec.get("patterns", [])},
+                                            pinyin_min_len=None, fuzzy_min_len=4),
                 required=bool(spec.get("required", True)),
             ))
         return out

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from qa.assess.compliance.packs import Rule, RulePack, parse_clock
-from qa.matching import PhraseSet
+from qa.text import PhraseSet
 from qa.records import Finding, Segment
 
 log = logging.getLogger(__name__)
@@ -248,13 +248,13 @@ def check_impersonation(pack: RulePack, facts: CallFacts) -> list[Finding]:
     rule = pack.rule("impersonation")
     if rule is None:
         return []
-    phrases = PhraseSet(patterns=list(rule.get("patterns", [])))
+    phrases = PhraseSet.from_spec({"patterns": rule.get("patterns", [])}, pinyin_min_len=None)
     who = rule.get("speaker", "agent")
     out = []
     for i, seg in enumerate(facts.segments):
         if seg.speaker != who:
             continue
-        hits = phrases.find_all(seg.text)
+        hits = [m.text for m in phrases.find_all(seg.text)]
         if hits:
             out.append(_finding(
                 pack, rule, "compliance/impersonation", f"agent said \"{hits[0]}\" at {seg.start:.1f} s",

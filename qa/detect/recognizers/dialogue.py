@@ -12,7 +12,8 @@ import re
 from typing import Any
 
 from qa.detect.base import Context, DialogueDetector, Detector, Utterance, fmt_time, make_finding
-from qa.detect.lexicon import PhraseSet, load_lexicon
+from qa.data import load
+from qa.text import PhraseSet
 from qa.text import UtteranceText, amounts_to_digits
 from qa.records import Finding
 
@@ -22,7 +23,7 @@ class ThirdPartyDisclosure(DialogueDetector):
     labels = ("privacy",)
 
     def __init__(self) -> None:
-        spec: dict[str, Any] = load_lexicon("dialogue")["third_party"]
+        spec: dict[str, Any] = load("lexicons/dialogue")["third_party"]
         self.spec = spec
         self.subtype: str = spec["subtype"]
         self.debtor_callees = {str(x).strip().lower() for x in spec["debtor_callees"] if x is not None}
@@ -135,7 +136,7 @@ class ReportedCallBombing(Detector):
     labels = ("harassment",)
 
     def __init__(self) -> None:
-        spec = load_lexicon("dialogue")["reported_call_bombing"]
+        spec = load("lexicons/dialogue")["reported_call_bombing"]
         self.subtype: str = spec["subtype"]
         self.score = float(spec["score"])
         self.min_calls = int(spec["min_calls"])
