@@ -13,6 +13,7 @@ from typing import Any
 
 
 from qa.records import Finding
+from qa.text import fmt_offset
 from qa.data import load_file, path as data_path
 
 CONFIG = data_path("scoring")
@@ -78,12 +79,6 @@ def finding_kind(f: Finding) -> str | None:
     return None
 
 
-def _fmt_time(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    return f"{int(seconds // 60):02d}:{int(seconds % 60):02d}"
-
-
 def score_call(findings: Sequence[Finding], measures: Mapping[str, Any] | None,
                weights: Mapping[str, Any] | None = None) -> CallScore:
     """Risk and complaint risk of one call, with every contribution as a reason (largest first)."""
@@ -102,7 +97,7 @@ def score_call(findings: Sequence[Finding], measures: Mapping[str, Any] | None,
             continue
         best = max(group, key=lambda f: f.score)
         pts = min(float(spec["cap"]), spec["points"] * best.score + spec.get("repeat", 0) * (len(group) - 1))
-        at = _fmt_time(best.start)
+        at = fmt_offset(best.start, decimals=0)
         evidence = f"{len(group)} finding(s); strongest {best.score:.2f}" + (f" at {at}" if at else "")
         reasons.append(Reason(spec["reason"], pts, "risk", key, spec.get("reason_zh", ""), evidence))
     units = {"complaint_intent_count": len(measures.get("complaint_intent") or []),

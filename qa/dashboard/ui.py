@@ -22,6 +22,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from qa.access.auth import Principal, PermissionDenied, reload_principal, session_expired, session_timeout_s, sign_in
 from qa.views.dashboard import NotFound
 from qa.data import load as load_data
+from qa.text import fmt_offset
 
 log = logging.getLogger("callqa.dashboard")
 HERE = Path(__file__).resolve().parent
@@ -270,10 +271,8 @@ def sidebar_filters(user: Principal, labels: bool = False, search: bool = False)
 
 
 def fmt_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    seconds = max(0.0, float(seconds))
-    return f"{int(seconds // 60):02d}:{seconds % 60:04.1f}"
+    """An offset into the recording (`qa.text.fmt_offset`), '–' when unknown."""
+    return fmt_offset(seconds, missing="–")
 
 
 def fmt_dt(value: datetime | date | None) -> str:

@@ -33,6 +33,7 @@ from typing import Any
 
 import numpy as np
 
+from qa.audio import file_sha256
 from qa.config import get_settings
 from qa.data import DATA_DIR
 from qa.records import LABELS
@@ -84,10 +85,6 @@ def _harassment_only(source: str, texts: list[str], labels: list[int]) -> Rows:
     y = np.full((len(texts), len(LABELS)), -1, dtype=np.int8)
     y[:, LABELS.index("harassment")] = labels
     return Rows(source, texts, [""] * len(texts), y)
-
-
-def _file_sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 # --------------------------------------------------------------------------- data
@@ -348,7 +345,8 @@ def train(
     c_values: dict[str, float] | None = None,
 ) -> dict[str, Any]:
     """Fit, calibrate, evaluate and write the head + metadata to `output`. Returns the metadata."""
-    from qa.config import get_settings
+    from qa.audio import file_sha256
+from qa.config import get_settings
 
     settings = settings or get_settings()
     c_values = c_values or DEFAULT_C
@@ -407,8 +405,8 @@ def train(
         "seed": seed,
         "thresholds": thresholds,
         "training_data": {
-            **{k: {"sha256": _file_sha(p)} for k, p in files.items()},
-            "collection_corpus": {"sha256": _file_sha(corpus),
+            **{k: {"sha256": file_sha256(p)} for k, p in files.items()},
+            "collection_corpus": {"sha256": file_sha256(corpus),
                                   "rows": {s: len(r) for s, r in splits.items()}},
         },
         "metrics": {
@@ -442,7 +440,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.embed_public_only:
-        from qa.config import get_settings
+        from qa.audio import file_sha256
+from qa.config import get_settings
 
         s = get_settings()
         cache = FeatureCache(s, s.models_dir / "embeddings")

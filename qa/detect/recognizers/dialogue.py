@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from qa.detect.base import Context, DialogueDetector, Detector, Utterance, fmt_time, make_finding
+from qa.detect.base import Context, DialogueDetector, Detector, Utterance, make_finding
 from qa.data import load
-from qa.text import PhraseSet
+from qa.text import PhraseSet, fmt_offset
 from qa.text import UtteranceText, amounts_to_digits
 from qa.records import Finding
 
@@ -76,7 +76,7 @@ class ThirdPartyDisclosure(DialogueDetector):
                 said = self.not_debtor.find(utt.views)
                 if said:
                     if established is None or "manifest" not in established:
-                        at = fmt_time(utt.start)
+                        at = fmt_offset(utt.start)
                         established = f"the other side said '{said.text}'" + (f" at {at}" if at else "")
                         score = self.spec["score_dialogue"]
                         relation = relation or said.text
