@@ -14,6 +14,7 @@ from typing import Any
 
 from qa.records import Finding
 from qa.text import fmt_offset
+from qa.config import get_settings
 from qa.data import load_file, path as data_path
 
 CONFIG = data_path("scoring")
@@ -25,7 +26,7 @@ def _load(path: str) -> dict[str, Any]:
 
 
 def load_weights(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    return _load(str(path or os.environ.get("CALLQA_SCORING") or CONFIG))
+    return _load(str(path or get_settings().scoring or CONFIG))
 
 
 @dataclass

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 
 from qa.assess.compliance.packs import parse_clock
+from qa.config import get_settings
 from qa.data import load_file, path as data_path
 
 CONFIG = data_path("wellbeing")
@@ -27,7 +28,7 @@ def _load(path: str) -> dict[str, Any]:
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    return _load(str(path or os.environ.get("CALLQA_WELLBEING") or CONFIG))
+    return _load(str(path or get_settings().wellbeing or CONFIG))
 
 
 @dataclass

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import logging
-import os
 import time
 from collections.abc import Callable
 from datetime import date, datetime
@@ -21,6 +20,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from qa.access.auth import Principal, PermissionDenied, reload_principal, session_expired, session_timeout_s, sign_in
 from qa.views.dashboard import NotFound
+from qa.config import load_settings
 from qa.data import load as load_data
 from qa.text import fmt_offset
 
@@ -43,7 +43,7 @@ def strings() -> dict[str, dict[str, str]]:
 def lang() -> str:
     value = st.session_state.get("lang")
     if value not in LANGS:
-        value = os.environ.get("CALLQA_UI_LANGUAGE", "zh")
+        value = load_settings().ui_language
         value = value if value in LANGS else "zh"
         st.session_state["lang"] = value
     return value
@@ -76,9 +76,7 @@ def language_switch() -> None:
 
 
 def db_url() -> str:
-    from qa.config import get_settings
-
-    return os.environ.get("CALLQA_DB_URL") or get_settings().database_url
+    return load_settings().database_url
 
 
 def run_query(fn: Callable[..., T], user: Principal | None, *args: Any, **kwargs: Any) -> T:
