@@ -53,6 +53,15 @@ def load_config(path: Path = CONFIG) -> ConversationConfig:
     )
 
 
+def is_connected(customer_speech_s: float | None, config: ConversationConfig | None = None) -> bool:
+    """A connected call: the customer spoke at least `effective_min_customer_speech_s` (conversation.yaml).
+
+    The one definition of a connected (effective) call: conversation measures, the daily limit on effective
+    calls, the third-party rules and the disclosure check all ask this function."""
+    cfg = config or load_config()
+    return float(customer_speech_s or 0.0) >= cfg.effective_min_customer_speech_s
+
+
 @dataclass
 class LexiconHit:
     phrase: str
@@ -196,7 +205,7 @@ def measure(segments: Sequence[Segment], duration: float | None = None,
         silence_ratio=round(silence / dur, 3) if dur else 0.0, long_holds=holds, overtalk_s=round(overtalk, 2),
         interruptions=interruptions, interruption_times=times[:50], speech_rate_sps=rate,
         turns={r: sum(1 for s in segments if s.speaker == r) for r in ("agent", "customer")},
-        customer_speech_s=talk["customer"], connected=talk["customer"] >= cfg.effective_min_customer_speech_s,
+        customer_speech_s=talk["customer"], connected=is_connected(talk["customer"], cfg),
         last_speaker=last.speaker if last else None, trailing_silence_s=tail, ended_with_farewell=farewell,
         ended_by=ended_by, customer_anger=_hits(cfg.anger, segments, "customer"),
         complaint_intent=_hits(cfg.complaint, segments, "customer"),

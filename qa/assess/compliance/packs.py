@@ -121,6 +121,11 @@ def _load(path: Path) -> RulePack:
     for name, spec in (data["rules"] or {}).items():
         if name not in RULES:
             raise RulePackError(f"rule pack {path}: unknown rule '{name}' (known: {', '.join(RULES)})")
+        moved = {"effective_min_customer_speech_s", "min_customer_speech_s"} & set(spec)
+        if moved:
+            raise RulePackError(f"rule pack {path}: key rules.{name}.{sorted(moved)[0]} is no longer read; a "
+                                "connected call is defined once, by effective_min_customer_speech_s in "
+                                "qa/data/conversation.yaml")
         if not spec.get("citation"):
             raise RulePackError(f"rule pack {path}: rule '{name}' must cite its source ('citation')")
         src = spec.get("source", "")
