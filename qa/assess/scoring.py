@@ -12,7 +12,7 @@ from functools import lru_cache
 from typing import Any
 
 
-from qa.records import Finding
+from qa.records import Finding, is_abuse_received
 from qa.text import fmt_offset
 from qa.config import get_settings
 from qa.data import load_file, path as data_path
@@ -51,16 +51,6 @@ class CallScore:
 
     def reasons_json(self) -> list[dict[str, Any]]:
         return [r.to_json() for r in self.reasons]
-
-
-def is_abuse_received(f: Finding) -> bool:
-    """Customer-to-agent threats and insults (abuse the agent received)."""
-    if f.subtype == "threat/self_harm":
-        return False
-    direction = (f.details or {}).get("direction")
-    if direction == "to_agent" or f.subtype.endswith("/to_agent"):
-        return True
-    return f.speaker == "customer" and f.label in ("threat", "harassment") and direction != "to_third_party"
 
 
 def finding_kind(f: Finding) -> str | None:
