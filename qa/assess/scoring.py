@@ -8,25 +8,18 @@ import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 
 from qa.records import Finding, is_abuse_received
 from qa.text import fmt_offset
 from qa.config import get_settings
-from qa.data import load_file, path as data_path
-
-CONFIG = data_path("scoring")
-
-
-@lru_cache(maxsize=4)
-def _load(path: str) -> dict[str, Any]:
-    return load_file(path)
+from qa.data import load_or_site
 
 
 def load_weights(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    return _load(str(path or get_settings().scoring or CONFIG))
+    """`path`, else the site's file (`CALLQA_SCORING`), else the bundled `qa/data/scoring.yaml`."""
+    return load_or_site("scoring", path or get_settings().scoring)
 
 
 @dataclass

@@ -8,6 +8,7 @@ when a key is missing: `data["rules"]["x"]` raises `DataFileError("…/abuse.yam
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -72,4 +73,15 @@ def load_file(file: str | Path) -> dict[str, Any]:
 def load(name: str) -> dict[str, Any]:
     """A bundled data file, parsed once per process."""
     return load_file(path(name))
+
+
+@lru_cache(maxsize=16)
+def _load_site(file: str) -> dict[str, Any]:
+    return load_file(file)
+
+
+def load_or_site(name: str, site_file: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """A site's own file when one is named (a setting such as `CALLQA_SCORING`), else the bundled `name`;
+    each parsed once per process."""
+    return _load_site(str(Path(site_file).expanduser())) if site_file else load(name)
 
