@@ -1,6 +1,8 @@
 """Site settings: defaults, overridden by a YAML file (`CALLQA_CONFIG`), overridden by `CALLQA_*` variables.
 
 Only the settings a site is expected to change live here; rule numbers and lexicons live in data files.
+Every `CALLQA_*` environment variable callqa reads is a field here (`CALLQA_<FIELD>`): nothing else in the
+package reads the environment for its own settings.
 """
 
 from __future__ import annotations
@@ -10,8 +12,6 @@ from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 
 def _default_home() -> Path:
@@ -39,6 +39,11 @@ class Settings:
     language: str = "auto"  # "auto", "zh", "en"
     thresholds: dict[str, float] = field(default_factory=dict)  # per-label detector thresholds
     shared_data_dir: Path = Path("../shared/data")  # public corpora and speech for training and evaluation
+    rule_packs: str = ""  # a folder of a site's own `<jurisdiction>.yaml` rule packs, searched first
+    scoring: str = ""  # a site's own scoring weights YAML (empty: the bundled `qa/data/scoring.yaml`)
+    wellbeing: str = ""  # a site's own wellbeing YAML (empty: the bundled `qa/data/wellbeing.yaml`)
+    session_timeout_min: float = 30.0  # dashboard: sign out after this many minutes without activity
+    ui_language: str = "zh"  # dashboard language before the user picks one: "zh" or "en"
 
     @property
     def models_dir(self) -> Path:
@@ -54,13 +59,17 @@ class Settings:
 _ENV_PREFIX = "CALLQA_"
 
 
-def _coerce(value: str, current: Any) -> Any:
-    if isinstance(current, bool):
-        return value.strip().lower() in {"1", "true", "yes", "on"}
-    if isinstance(current, int):
-        return int(value)
-    if isinstance(current, float):
-        return float(value)
+def _coerce(value: str, current: Any, where: str) -> Any:
+    """`value` as the type of `current`; a ValueError naming `where` (the file and key, or the variable)."""
+    try:
+        if isinstance(current, bool):
+            return value.strip().lower() in {"1", "true", "yes", "on"}
+        if isinstance(current, int):
+            return int(value)
+        if isinstance(current, float):
+            return float(value)
+    except ValueError:
+        raise ValueError(f"{where}: {value!r} is not a {type(current).__name__}") from None
     if isinstance(current, Path):
         return Path(value).expanduser()
     return value
@@ -71,20 +80,26 @@ def load_settings(config_file: str | os.PathLike[str] | None = None) -> Settings
     settings = Settings()
     path = config_file or os.environ.get("CALLQA_CONFIG")
     if path:
-        data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"config file {path} must hold a mapping of settings")
+        from qa.data import DataFileError, load_file
+
+        data = load_file(path)
         known = {f.name for f in fields(Settings)}
         unknown = set(data) - known
         if unknown:
-            raise ValueError(f"config file {path}: unknown settings {sorted(unknown)}")
+            raise DataFileError(f"{path}: unknown settings {sorted(unknown)}")
         for key, value in data.items():
             current = getattr(settings, key)
-            setattr(settings, key, _coerce(str(value), current) if not isinstance(current, dict) else value)
+            if isinstance(current, dict):
+                if not isinstance(value, dict):
+                    raise DataFileError(f"{path}: key {key!r} must hold a mapping")
+                setattr(settings, key, value)
+            else:
+                setattr(settings, key, _coerce(str(value), current, f"{path}: key {key!r}"))
     for f in fields(Settings):
-        env = os.environ.get(_ENV_PREFIX + f.name.upper())
+        name = _ENV_PREFIX + f.name.upper()
+        env = os.environ.get(name)
         if env is not None and not isinstance(getattr(settings, f.name), dict):
-            setattr(settings, f.name, _coerce(env, getattr(settings, f.name)))
+            setattr(settings, f.name, _coerce(env, getattr(settings, f.name), name))
     return settings
 
 

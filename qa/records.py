@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -140,3 +140,31 @@ class Finding:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+
+SELF_HARM = "threat/self_harm"
+ABUSE_LABELS = ("threat", "harassment")
+
+
+class FindingLike(Protocol):
+    """What `is_abuse_received` reads: a `Finding` or a stored finding row."""
+
+    label: str
+    subtype: str
+    speaker: str | None
+    details: dict[str, Any] | None
+
+
+def is_abuse_received(f: FindingLike) -> bool:
+    """The one definition of abuse received: threats and harassment by the customer against the agent.
+
+    A customer speaking of harming themself (`threat/self_harm`) is not abuse of the agent; a customer
+    reporting that a third party threatened them (`direction: to_third_party`) is not either. Scoring,
+    wellbeing, conversation measures and the dashboard's wellbeing page all count abuse with this function.
+    """
+    if f.label not in ABUSE_LABELS or f.subtype == SELF_HARM:
+        return False
+    direction = (f.details or {}).get("direction")
+    if direction == "to_agent" or f.subtype.endswith("/to_agent"):
+        return True
+    return f.speaker == "customer" and direction not in ("to_third_party", "self")

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.asr.engine import rejection_reason, to_simplified
+from qa.asr.engine import rejection_reason
+from qa.text import to_simplified
 from qa.asr.evaluate import error_rate
 from qa.records import CallMeta
 from tests.conftest import shared_file

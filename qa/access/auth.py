@@ -6,7 +6,6 @@ checked by every query in `qa.views.dashboard`, so hiding a page is never the on
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 
@@ -15,6 +14,7 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from qa.config import load_settings
 from qa.store.models import User
 
 ROLES: tuple[str, ...] = ("reviewer", "compliance", "manager", "admin")
@@ -34,9 +34,6 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "wellbeing": frozenset({"manager", "admin"}),
     "users": frozenset({"admin"}),
 }
-
-#: Default inactivity limit; a site sets CALLQA_SESSION_TIMEOUT_MIN.
-DEFAULT_SESSION_TIMEOUT_MIN = 30.0
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 # Verified when the name is unknown, so a wrong name costs as long as a wrong password.
@@ -120,13 +117,10 @@ def reload_principal(session: Session, name: str) -> Principal | None:
 
 
 def session_timeout_s() -> float:
-    """Inactivity limit in seconds (CALLQA_SESSION_TIMEOUT_MIN, default 30 minutes)."""
-    raw = os.environ.get("CALLQA_SESSION_TIMEOUT_MIN", "")
-    try:
-        minutes = float(raw) if raw else DEFAULT_SESSION_TIMEOUT_MIN
-    except ValueError:
-        minutes = DEFAULT_SESSION_TIMEOUT_MIN
-    return max(minutes, 0.0) * 60.0
+    """Inactivity limit in seconds (`Settings.session_timeout_min`, env CALLQA_SESSION_TIMEOUT_MIN).
+
+    Read afresh on every call so that a running dashboard follows the environment it is given."""
+    return max(load_settings().session_timeout_min, 0.0) * 60.0
 
 
 def session_expired(last_seen: float, now: float | None = None, timeout_s: float | None = None) -> bool:

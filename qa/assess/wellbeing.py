@@ -10,24 +10,18 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 from typing import Any
 from zoneinfo import ZoneInfo
 
 
 from qa.assess.compliance.packs import parse_clock
-from qa.data import load_file, path as data_path
-
-CONFIG = data_path("wellbeing")
-
-
-@lru_cache(maxsize=4)
-def _load(path: str) -> dict[str, Any]:
-    return load_file(path)
+from qa.config import get_settings
+from qa.data import load_or_site
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
-    return _load(str(path or os.environ.get("CALLQA_WELLBEING") or CONFIG))
+    """`path`, else the site's file (`CALLQA_WELLBEING`), else the bundled `qa/data/wellbeing.yaml`."""
+    return load_or_site("wellbeing", path or get_settings().wellbeing)
 
 
 @dataclass

@@ -10,18 +10,13 @@ import typer
 
 from qa.cli import app
 from qa.cli.options import DbOption, open_db
+from qa.text import fmt_offset
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Stable JSON output instead of tables.")]
 
 
 def _dump(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, sort_keys=True, default=str))
-
-
-def _t(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    return f"{int(seconds // 60):02d}:{seconds % 60:04.1f}"
 
 
 def _risk_style(risk: float | None) -> str:
@@ -65,7 +60,7 @@ def _print_report(r: dict[str, Any]) -> None:
             f"{m.get('ended_by') or 'unclear'}{' (farewell)' if m.get('ended_with_farewell') else ''}")
         con.print(f"customer anger words {m.get('customer_anger_count', 0)} · complaint intent "
                   f"{m.get('complaint_intent_count', 0)}"
-                  + "".join(f" [{h['phrase']} @{_t(h['start'])}]" for h in m.get("complaint_intent", [])[:5])
+                  + "".join(f" [{h['phrase']} @{fmt_offset(h['start'])}]" for h in m.get("complaint_intent", [])[:5])
                   + f" · agent voice: {voice.get('turns_measured', 0)} turns vs {voice.get('baseline', '-')}"
                   + (f" ({voice.get('baseline_calls')} calls)" if voice.get("baseline") == "agent" else "")
                   + (f", arousal {voice['agent_arousal']:+.2f} SD" if voice.get("agent_arousal") is not None else ""))
@@ -73,7 +68,7 @@ def _print_report(r: dict[str, Any]) -> None:
     for col in ("time", "speaker", "finding", "score", "why", "source"):
         t.add_column(col, overflow="fold")
     for f in r["findings"]:
-        when = f"{_t(f['start'])}-{_t(f['end'])}" if f["start"] is not None else ""
+        when = f"{fmt_offset(f['start'])}-{fmt_offset(f['end'])}" if f["start"] is not None else ""
         why = f["explanation"] + (f"  «{f['span']}»" if f["span"] else "")
         t.add_row(when, f["speaker"] or "", f["subtype"], f"{f['score']:.2f}", why, f["source"])
     con.print(t)

@@ -263,7 +263,8 @@ def models(
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Build (if needed) and describe the offline models in use, with the folders they load from."""
-    from qa.asr.model import ModelMissingError, resolve_asr_model, sha256_of
+    from qa.asr.model import ModelMissingError, resolve_asr_model
+    from qa.audio import file_sha256
     from qa.detect.classifier.model import ClassifierUnavailable, describe_classifier
     from qa.detect.classifier.encoder import EncoderUnavailable, describe_encoder
 
@@ -271,7 +272,7 @@ def models(
         head = describe_classifier()
         data = {"asr": resolve_asr_model().to_json(), "encoder": describe_encoder(),
                 "classifier": {"name": f"{head['name']}@{head['version']}", "path": head["path"],
-                               "sha256": sha256_of(Path(head["path"]) / "head.npz"),
+                               "sha256": file_sha256(Path(head["path"]) / "head.npz"),
                                "thresholds": head["thresholds"]}}
     except (ModelMissingError, EncoderUnavailable, ClassifierUnavailable) as exc:
         err.print(f"[red]{exc}[/red]")

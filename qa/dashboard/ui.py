@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import html
 import logging
-import os
 import time
 from collections.abc import Callable
 from datetime import date, datetime
@@ -21,7 +20,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from qa.access.auth import Principal, PermissionDenied, reload_principal, session_expired, session_timeout_s, sign_in
 from qa.views.dashboard import NotFound
+from qa.config import load_settings
 from qa.data import load as load_data
+from qa.text import fmt_offset
 
 log = logging.getLogger("callqa.dashboard")
 HERE = Path(__file__).resolve().parent
@@ -42,7 +43,7 @@ def strings() -> dict[str, dict[str, str]]:
 def lang() -> str:
     value = st.session_state.get("lang")
     if value not in LANGS:
-        value = os.environ.get("CALLQA_UI_LANGUAGE", "zh")
+        value = load_settings().ui_language
         value = value if value in LANGS else "zh"
         st.session_state["lang"] = value
     return value
@@ -75,9 +76,7 @@ def language_switch() -> None:
 
 
 def db_url() -> str:
-    from qa.config import get_settings
-
-    return os.environ.get("CALLQA_DB_URL") or get_settings().database_url
+    return load_settings().database_url
 
 
 def run_query(fn: Callable[..., T], user: Principal | None, *args: Any, **kwargs: Any) -> T:
@@ -270,10 +269,8 @@ def sidebar_filters(user: Principal, labels: bool = False, search: bool = False)
 
 
 def fmt_time(seconds: float | None) -> str:
-    if seconds is None:
-        return "–"
-    seconds = max(0.0, float(seconds))
-    return f"{int(seconds // 60):02d}:{seconds % 60:04.1f}"
+    """An offset into the recording (`qa.text.fmt_offset`), '–' when unknown."""
+    return fmt_offset(seconds, missing="–")
 
 
 def fmt_dt(value: datetime | date | None) -> str:

@@ -1,11 +1,14 @@
 """Every bundled data file (lexicons, rule packs, scoring, forms, UI text) and the one loader for them.
 
 `load("lexicons/abuse")` reads `qa/data/lexicons/abuse.yaml` from the installed package, checks that it holds
-a mapping and names the file in every error. `load_file(path)` does the same for a site's own file.
+a mapping and names the file in every error. `load_file(path)` does the same for a site's own file (settings,
+rule packs, scoring and wellbeing overrides). Every mapping read this way names the file and the key path
+when a key is missing: `data["rules"]["x"]` raises `DataFileError("…/abuse.yaml: missing key rules.x")`.
 """
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -26,8 +29,32 @@ def path(name: str) -> Path:
     return p if p.suffix else p.with_suffix(".yaml")
 
 
+class Section(dict):  # type: ignore[type-arg]
+    """A mapping read from a data file: a missing key raises a DataFileError naming the file and key path."""
+
+    def __init__(self, data: dict[str, Any], file: str, where: str = "") -> None:
+        super().__init__()
+        self.file, self.where = file, where
+        for key, value in data.items():
+            self[key] = _wrap(value, file, f"{where}{key}")
+
+    def __missing__(self, key: str) -> Any:
+        raise DataFileError(f"{self.file}: missing key {self.where}{key}")
+
+    def __reduce__(self):  # type: ignore[no-untyped-def]
+        return (Section, (dict(self), self.file, self.where))
+
+
+def _wrap(value: Any, file: str, where: str) -> Any:
+    if isinstance(value, dict):
+        return Section(value, file, where + ".")
+    if isinstance(value, list):
+        return [_wrap(v, file, f"{where}[{i}]") for i, v in enumerate(value)]
+    return value
+
+
 def load_file(file: str | Path) -> dict[str, Any]:
-    """A YAML mapping from any file; errors name the file."""
+    """A YAML mapping from any file; errors name the file (and, for a missing key, the key)."""
     file = Path(file)
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
@@ -39,7 +66,7 @@ def load_file(file: str | Path) -> dict[str, Any]:
         data = {}
     if not isinstance(data, dict):
         raise DataFileError(f"{file}: must hold a mapping at the top level, not {type(data).__name__}")
-    return data
+    return Section(data, str(file))
 
 
 @lru_cache(maxsize=None)
@@ -48,9 +75,13 @@ def load(name: str) -> dict[str, Any]:
     return load_file(path(name))
 
 
-def require(data: dict[str, Any], key: str, file: str) -> Any:
-    """`data[key]`, or a DataFileError naming the file and the missing key."""
-    try:
-        return data[key]
-    except KeyError:
-        raise DataFileError(f"{file}: missing key {key!r}") from None
+@lru_cache(maxsize=16)
+def _load_site(file: str) -> dict[str, Any]:
+    return load_file(file)
+
+
+def load_or_site(name: str, site_file: str | os.PathLike[str] | None) -> dict[str, Any]:
+    """A site's own file when one is named (a setting such as `CALLQA_SCORING`), else the bundled `name`;
+    each parsed once per process."""
+    return _load_site(str(Path(site_file).expanduser())) if site_file else load(name)
+

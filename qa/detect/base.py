@@ -66,12 +66,6 @@ class Utterance:
         return first, last
 
 
-def fmt_time(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    return f"{int(seconds // 60):02d}:{seconds % 60:04.1f}"
-
-
 @dataclass
 class Context:
     """What detectors may read besides the utterance itself."""

@@ -24,7 +24,8 @@ from typing import Any
 import numpy as np
 
 from qa.detect.base import Utterance, make_finding
-from qa.detect.lexicon import PhraseSet, load_lexicon
+from qa.data import load
+from qa.text import PhraseSet
 from qa.records import LABELS, Finding
 
 DEFAULT_THRESHOLD = 0.5
@@ -68,7 +69,7 @@ def model_info(classifier: Any) -> ModelInfo:
 @lru_cache(maxsize=1)
 def _hints() -> dict[str, list[tuple[str, tuple[str, ...] | None, PhraseSet]]]:
     out: dict[str, list[tuple[str, tuple[str, ...] | None, PhraseSet]]] = {}
-    for label, subs in load_lexicon("hints")["hints"].items():
+    for label, subs in load("lexicons/hints")["hints"].items():
         out[label] = [(sub, tuple(spec["speakers"]) if spec.get("speakers") else None, PhraseSet.from_spec(spec))
                       for sub, spec in subs.items()]
     return out

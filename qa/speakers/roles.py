@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 
-from qa.matching import PhraseSet, normalize
+from qa.text import PhraseSet, normalize
 from qa.data import load_file, path as data_path
 
 CUES_PATH = data_path("lexicons/agent_cues")
@@ -64,8 +64,7 @@ def load_cues(path: Path = CUES_PATH) -> CueConfig:
     for name, spec in data["cues"].items():
         fuzzy_min_len = int(spec.get("fuzzy_min_len", 99))
         phrases = {
-            lang: PhraseSet(literals=list(spec[lang].get("literals", [])),
-                            patterns=list(spec[lang].get("patterns", [])), fuzzy_min_len=fuzzy_min_len)
+            lang: PhraseSet.from_spec(spec[lang], pinyin_min_len=None, fuzzy_min_len=fuzzy_min_len)
             for lang in ("zh", "en") if lang in spec
         }
         cues.append(Cue(name, float(spec["weight"]), str(spec["says"]), phrases,
@@ -93,8 +92,8 @@ def _matches(cue: Cue, text: str, languages: tuple[str, ...], fuzzy: bool) -> in
         if phrases is None:
             continue
         if cue.max_per_turn > 1 or not fuzzy:
-            count += min(len(set(phrases.find_all(text))), cue.max_per_turn)
-        elif phrases.find(text) is not None:
+            count += min(len({m.text for m in phrases.find_all(text)}), cue.max_per_turn)
+        elif phrases.find(text, fuzzy=True) is not None:
             count += 1
     return min(count, cue.max_per_turn)
 

@@ -11,7 +11,7 @@ from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
 from qa.assess.compliance.rules import PriorCall
-from qa.records import Finding
+from qa.records import Finding, is_abuse_received
 from qa.store.models import AgentDay, Alert, Call, FindingRow, SegmentRow
 from qa.assess.wellbeing import AgentCall, AlertSpec, DayResult
 
@@ -68,9 +68,7 @@ def agent_baseline_turns(session: Session, agent_id: str, call: Call, max_calls:
 
 
 def is_abuse_row(row: FindingRow) -> bool:
-    from qa.assess.scoring import is_abuse_received
-
-    return is_abuse_received(finding_record(row))
+    return is_abuse_received(row)
 
 
 def agent_calls_between(session: Session, agent_id: str, start: datetime, end: datetime,

@@ -6,7 +6,6 @@ before the bundled ones), so a new jurisdiction or a stricter internal policy ne
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import time
 from functools import lru_cache
@@ -14,17 +13,16 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import yaml
-
-from qa.matching import PhraseSet
-from qa.data import DATA_DIR
+from qa.text import PhraseSet
+from qa.config import get_settings
+from qa.data import DATA_DIR, DataFileError, load_file
 
 BUNDLED = DATA_DIR / "packs"
 RULES = ("calling_hours", "call_frequency", "third_party_contact", "missing_disclosure", "impersonation",
          "record_keeping")
 
 
-class RulePackError(ValueError):
+class RulePackError(DataFileError):
     """A rule pack that is missing or malformed; the message names the file and the problem."""
 
 
@@ -79,7 +77,8 @@ class RulePack:
         for name, spec in (rule.get("elements") or {}).items():
             out.append(DisclosureElement(
                 name=name, label=spec.get("label", name), label_zh=spec.get("label_zh", name),
-                phrases=PhraseSet(literals=list(spec.get("literals", [])), patterns=list(spec.get("patterns", []))),
+                phrases=PhraseSet.from_spec({"literals": spec.get("literals", []), "patterns": spec.get("patterns", [])},
+                                            pinyin_min_len=None, fuzzy_min_len=4),
                 required=bool(spec.get("required", True)),
             ))
         return out
@@ -92,7 +91,7 @@ def parse_clock(value: str) -> time:
 
 def _search_dirs() -> list[Path]:
     dirs = []
-    extra = os.environ.get("CALLQA_RULE_PACKS")
+    extra = get_settings().rule_packs
     if extra:
         dirs.append(Path(extra).expanduser())
     dirs.append(BUNDLED)
@@ -107,11 +106,9 @@ def available_packs() -> list[str]:
 @lru_cache(maxsize=16)
 def _load(path: Path) -> RulePack:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise RulePackError(f"rule pack {path}: invalid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise RulePackError(f"rule pack {path}: expected a mapping")
+        data = load_file(path)
+    except DataFileError as exc:
+        raise RulePackError(f"rule pack {exc}") from None
     for key in ("jurisdiction", "timezone", "rules"):
         if key not in data:
             raise RulePackError(f"rule pack {path}: missing '{key}'")
@@ -124,6 +121,11 @@ def _load(path: Path) -> RulePack:
     for name, spec in (data["rules"] or {}).items():
         if name not in RULES:
             raise RulePackError(f"rule pack {path}: unknown rule '{name}' (known: {', '.join(RULES)})")
+        moved = {"effective_min_customer_speech_s", "min_customer_speech_s"} & set(spec)
+        if moved:
+            raise RulePackError(f"rule pack {path}: key rules.{name}.{sorted(moved)[0]} is no longer read; a "
+                                "connected call is defined once, by effective_min_customer_speech_s in "
+                                "qa/data/conversation.yaml")
         if not spec.get("citation"):
             raise RulePackError(f"rule pack {path}: rule '{name}' must cite its source ('citation')")
         src = spec.get("source", "")

@@ -12,7 +12,8 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from qa.assess.compliance.packs import Rule, RulePack, parse_clock
-from qa.matching import PhraseSet
+from qa.assess.conversation import is_connected
+from qa.text import PhraseSet
 from qa.records import Finding, Segment
 
 log = logging.getLogger(__name__)
@@ -122,7 +123,6 @@ def check_call_frequency(pack: RulePack, facts: CallFacts, history: Sequence[Pri
     zone = debtor_zone(pack, facts.timezone)
     start = as_utc(facts.started_at)
     day = start.astimezone(zone).date()
-    min_speech = float(rule.get("effective_min_customer_speech_s", 5.0))
     prior = [c for c in history if _is_prior(c, facts, start)]
     to_debtor = [c for c in prior if pack.is_debtor(c.callee)]
 
@@ -131,8 +131,8 @@ def check_call_frequency(pack: RulePack, facts: CallFacts, history: Sequence[Pri
 
     out: list[Finding] = []
     daily_max = rule.get("daily_max_effective")
-    if daily_max is not None and facts.customer_speech_s >= min_speech:
-        same_day = [c for c in to_debtor if _outbound(c.direction) and c.customer_speech_s >= min_speech
+    if daily_max is not None and is_connected(facts.customer_speech_s):
+        same_day = [c for c in to_debtor if _outbound(c.direction) and is_connected(c.customer_speech_s)
                     and local_day(c) == day]
         n = len(same_day) + 1
         if n > int(daily_max):
@@ -161,7 +161,7 @@ def check_call_frequency(pack: RulePack, facts: CallFacts, history: Sequence[Pri
 
     quiet = rule.get("conversation_quiet_days")
     if quiet is not None:
-        convs = [c for c in to_debtor if c.customer_speech_s >= min_speech
+        convs = [c for c in to_debtor if is_connected(c.customer_speech_s)
                  and local_day(c) <= day < local_day(c) + timedelta(days=int(quiet))]
         if convs:
             last = max(convs, key=lambda c: as_utc(c.started_at))
@@ -192,11 +192,10 @@ def check_third_party(pack: RulePack, facts: CallFacts, history: Sequence[PriorC
         return out
     start = as_utc(facts.started_at)
     zone = debtor_zone(pack, facts.timezone)
-    min_speech = float((pack.rule("call_frequency") or rule).get("effective_min_customer_speech_s", 5.0))
     prior = [c for c in history if _is_prior(c, facts, start)]
     reach_days = rule.get("debtor_reachable_days")
     if reach_days is not None:
-        reached = [c for c in prior if pack.is_debtor(c.callee) and c.customer_speech_s >= min_speech
+        reached = [c for c in prior if pack.is_debtor(c.callee) and is_connected(c.customer_speech_s)
                    and start - as_utc(c.started_at) <= timedelta(days=float(reach_days))]
         if reached:
             last = max(reached, key=lambda c: as_utc(c.started_at))
@@ -209,7 +208,7 @@ def check_third_party(pack: RulePack, facts: CallFacts, history: Sequence[PriorC
     max_contacts = rule.get("max_contacts_per_third_party")
     if max_contacts is not None and facts.callee:
         same = [c for c in prior if (c.callee or "").lower() == facts.callee.lower()
-                and c.customer_speech_s >= min_speech]
+                and is_connected(c.customer_speech_s)]
         if len(same) >= int(max_contacts):
             out.append(_finding(
                 pack, rule, "compliance/third_party_contact/repeat_contact",
@@ -225,7 +224,7 @@ def check_disclosures(pack: RulePack, facts: CallFacts) -> list[Finding]:
     if rule is None:
         return []
     # Only connected calls with the debtor: a third party must not hear the mini-Miranda (it discloses the debt).
-    if facts.customer_speech_s < float(rule.get("min_customer_speech_s", 5.0)) or not pack.is_debtor(facts.callee):
+    if not is_connected(facts.customer_speech_s) or not pack.is_debtor(facts.callee):
         return []
     window = float(rule.get("window_s", 60.0))
     agent = [s for s in facts.segments if s.speaker == "agent" and s.start < window]
@@ -248,13 +247,13 @@ def check_impersonation(pack: RulePack, facts: CallFacts) -> list[Finding]:
     rule = pack.rule("impersonation")
     if rule is None:
         return []
-    phrases = PhraseSet(patterns=list(rule.get("patterns", [])))
+    phrases = PhraseSet.from_spec({"patterns": rule.get("patterns", [])}, pinyin_min_len=None)
     who = rule.get("speaker", "agent")
     out = []
     for i, seg in enumerate(facts.segments):
         if seg.speaker != who:
             continue
-        hits = phrases.find_all(seg.text)
+        hits = [m.text for m in phrases.find_all(seg.text)]
         if hits:
             out.append(_finding(
                 pack, rule, "compliance/impersonation", f"agent said \"{hits[0]}\" at {seg.start:.1f} s",

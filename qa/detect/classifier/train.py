@@ -33,8 +33,10 @@ from typing import Any
 
 import numpy as np
 
+from qa.audio import file_sha256
 from qa.config import get_settings
 from qa.data import DATA_DIR
+from qa.detect.metrics import binary_metrics, matrix_metrics
 from qa.records import LABELS
 
 log = logging.getLogger("train_classifier")
@@ -84,10 +86,6 @@ def _harassment_only(source: str, texts: list[str], labels: list[int]) -> Rows:
     y = np.full((len(texts), len(LABELS)), -1, dtype=np.int8)
     y[:, LABELS.index("harassment")] = labels
     return Rows(source, texts, [""] * len(texts), y)
-
-
-def _file_sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 # --------------------------------------------------------------------------- data
@@ -298,37 +296,12 @@ def logits(W: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------- metrics
 
 
-def label_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
-    from sklearn.metrics import f1_score, precision_score, recall_score
-
-    per = {}
-    for j, label in enumerate(LABELS):
-        per[label] = {
-            "precision": round(float(precision_score(y[:, j], pred[:, j], zero_division=0)), 4),
-            "recall": round(float(recall_score(y[:, j], pred[:, j], zero_division=0)), 4),
-            "f1": round(float(f1_score(y[:, j], pred[:, j], zero_division=0)), 4),
-            "support": int(y[:, j].sum()),
-        }
-    return {"macro_f1": round(float(np.mean([v["f1"] for v in per.values()])), 4), "per_label": per, "n": len(y)}
-
-
 def _flag_rate(p: np.ndarray, t: np.ndarray, rows: Rows) -> dict[str, Any]:
     """How many clean-but-risky-looking lines (hard negatives) get any label: false alarms."""
     hard = np.array(rows.hard_negative, dtype=bool)
     flagged = (p[hard] >= t).any(axis=1) if hard.any() else np.zeros(0, bool)
     return {"n": int(hard.sum()), "flagged": int(flagged.sum()),
             "rate": round(float(flagged.mean()), 4) if hard.any() else 0.0}
-
-
-def binary_metrics(y: np.ndarray, pred: np.ndarray) -> dict[str, float]:
-    from sklearn.metrics import accuracy_score, f1_score
-
-    return {
-        "accuracy": round(float(accuracy_score(y, pred)), 4),
-        "f1_offensive": round(float(f1_score(y, pred)), 4),
-        "macro_f1": round(float(f1_score(y, pred, average="macro")), 4),
-        "n": int(len(y)),
-    }
 
 
 # --------------------------------------------------------------------------- main
@@ -407,8 +380,8 @@ def train(
         "seed": seed,
         "thresholds": thresholds,
         "training_data": {
-            **{k: {"sha256": _file_sha(p)} for k, p in files.items()},
-            "collection_corpus": {"sha256": _file_sha(corpus),
+            **{k: {"sha256": file_sha256(p)} for k, p in files.items()},
+            "collection_corpus": {"sha256": file_sha256(corpus),
                                   "rows": {s: len(r) for s, r in splits.items()}},
         },
         "metrics": {
@@ -416,9 +389,9 @@ def train(
                 "calibrated_at_threshold": binary_metrics(cold_dev.y[:, h], p_cold >= thresholds["harassment"]),
                 "raw_at_0.5": binary_metrics(cold_dev.y[:, h], raw_cold >= 0.5),
             },
-            "corpus_dev": label_metrics(dev.y, p_dev >= t_vec),
-            "corpus_test": label_metrics(test.y, p_test >= t_vec),
-            **{f"corpus_test_{lang}": label_metrics(test.y[m], p_test[m] >= t_vec)
+            "corpus_dev": matrix_metrics(dev.y, p_dev >= t_vec),
+            "corpus_test": matrix_metrics(test.y, p_test >= t_vec),
+            **{f"corpus_test_{lang}": matrix_metrics(test.y[m], p_test[m] >= t_vec)
                for lang in ("zh", "en") if (m := np.array(test.langs) == lang).any()},
             "corpus_test_hard_negatives_flagged": _flag_rate(p_test, t_vec, test),
         },

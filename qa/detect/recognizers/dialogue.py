@@ -11,8 +11,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from qa.detect.base import Context, DialogueDetector, Detector, Utterance, fmt_time, make_finding
-from qa.detect.lexicon import PhraseSet, load_lexicon
+from qa.detect.base import Context, DialogueDetector, Detector, Utterance, make_finding
+from qa.data import load
+from qa.text import PhraseSet, fmt_offset
 from qa.text import UtteranceText, amounts_to_digits
 from qa.records import Finding
 
@@ -22,7 +23,7 @@ class ThirdPartyDisclosure(DialogueDetector):
     labels = ("privacy",)
 
     def __init__(self) -> None:
-        spec: dict[str, Any] = load_lexicon("dialogue")["third_party"]
+        spec: dict[str, Any] = load("lexicons/dialogue")["third_party"]
         self.spec = spec
         self.subtype: str = spec["subtype"]
         self.debtor_callees = {str(x).strip().lower() for x in spec["debtor_callees"] if x is not None}
@@ -75,7 +76,7 @@ class ThirdPartyDisclosure(DialogueDetector):
                 said = self.not_debtor.find(utt.views)
                 if said:
                     if established is None or "manifest" not in established:
-                        at = fmt_time(utt.start)
+                        at = fmt_offset(utt.start)
                         established = f"the other side said '{said.text}'" + (f" at {at}" if at else "")
                         score = self.spec["score_dialogue"]
                         relation = relation or said.text
@@ -135,7 +136,7 @@ class ReportedCallBombing(Detector):
     labels = ("harassment",)
 
     def __init__(self) -> None:
-        spec = load_lexicon("dialogue")["reported_call_bombing"]
+        spec = load("lexicons/dialogue")["reported_call_bombing"]
         self.subtype: str = spec["subtype"]
         self.score = float(spec["score"])
         self.min_calls = int(spec["min_calls"])

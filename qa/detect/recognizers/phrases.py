@@ -10,7 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from qa.detect.base import Context, Detector, Utterance, make_finding
-from qa.detect.lexicon import PhraseSet, load_lexicon
+from qa.data import load
+from qa.text import PhraseSet
 from qa.records import Finding
 
 
@@ -63,7 +64,7 @@ class PhraseDetector(Detector):
 
 
 def phrase_detectors() -> list[Detector]:
-    lex = load_lexicon("abuse")
+    lex = load("lexicons/abuse")
     negators = lex.get("negators", {})
     to_agent = lex.get("to_agent_threat_subtype", "threat/to_agent")
     return [PhraseDetector(rid, spec, negators, to_agent) for rid, spec in lex["rules"].items()]

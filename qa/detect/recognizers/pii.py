@@ -17,7 +17,8 @@ from stdnum.cn import ric
 from stdnum.us import ssn as us_ssn
 
 from qa.detect.base import Context, Detector, Utterance, make_finding
-from qa.detect.lexicon import PhraseSet, load_lexicon
+from qa.data import load
+from qa.text import PhraseSet
 from qa.text import DigitRun, digit_runs
 from qa.records import Finding
 
@@ -53,7 +54,7 @@ def valid_us_ssn(number: str) -> bool:
 
 # --- recognisers -------------------------------------------------------------------------------------
 
-_PII: dict[str, Any] = load_lexicon("pii")["recognizers"]
+_PII: dict[str, Any] = load("lexicons/pii")["recognizers"]
 
 
 @dataclass
@@ -76,7 +77,7 @@ class PIIRecognizer(Detector):
     labels = ("privacy",)
 
     def __init__(self) -> None:
-        lex = load_lexicon("pii")
+        lex = load("lexicons/pii")
         self.subtype: str = lex["subtype"]
         self.window: str = lex.get("context_window", "previous")
         self.specs: dict[str, Any] = lex["recognizers"]
