@@ -127,8 +127,8 @@ def analyze(source: DecodedAudio | Transcript, meta: CallMeta, history: CallHist
         transcript = source
     if call_id is not None:
         transcript = replace(transcript, call_id=call_id)
-    if audio is not None and not transcript.duration:
-        transcript = replace(transcript, duration=audio.info.duration)
+    if audio is not None:  # the recording's length, as stored on the call (measures and rules use it)
+        transcript = replace(transcript, duration=float(audio.info.duration))
 
     detector = list(detected) if detected is not None else detect_transcript(transcript, meta, settings,
                                                                              classifier=classifier)
