@@ -25,11 +25,12 @@ def main() -> None:
     args = parser.parse_args()
 
     from qa.asr.engine import get_transcriber
-    from qa.assess.assessment import assess_call
     from qa.audio import decode, file_sha256
     from qa.config import get_settings
     from qa.detect import detect_transcript, get_classifier
+    from qa.ingest.analysis import read_history, store_analysis
     from qa.ingest.manifest import read_manifest
+    from qa.pipeline import analyze
     from qa.store import calls as store
     from qa.store.db import session_scope
     from qa.asr.transcribe import transcribe_call
@@ -56,11 +57,11 @@ def main() -> None:
         t2 = time.perf_counter()
         with session_scope(url) as s:
             call_id, _ = store.claim_call(s, file_sha256(f), str(f), meta, force=True)
-            store.save_transcript(s, call_id, audio.info, transcript, asr.spec.name, t1 - t0)
-            store.replace_findings(s, call_id, findings, keep_prefixes=())
-            s.flush()
             t3 = time.perf_counter()
-            assess_call(s, call_id, audio, settings)
+            # Everything after detection (voice, conversation, compliance, scores), stored as ingest stores it.
+            analysis = analyze(transcript, meta, read_history(s, call_id), settings, audio=audio, detected=findings,
+                               call_id=call_id)
+            store_analysis(s, call_id, analysis, settings)
             t4 = time.perf_counter()
         rows.append({"file": f.name, "audio_s": round(audio.info.duration, 1), "transcribe_s": round(t1 - t0, 2),
                      "detect_s": round(t2 - t1, 3), "assess_s": round(t4 - t3, 3),

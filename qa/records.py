@@ -6,7 +6,7 @@ Every stage takes and returns these dataclasses; only `qa.store` maps them to th
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -79,6 +79,7 @@ class Segment:
     avg_logprob: float | None = None
     no_speech_prob: float | None = None
     channel: int | None = None
+    voice: dict[str, Any] | None = None  # voice measures of this turn (qa.assess.acoustics), "z" vs the baseline
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -168,3 +169,90 @@ def is_abuse_received(f: FindingLike) -> bool:
     if direction == "to_agent" or f.subtype.endswith("/to_agent"):
         return True
     return f.speaker == "customer" and direction not in ("to_third_party", "self")
+
+
+# --- history: what the caller reads from the store before analysing a call -----------------------------
+
+
+@dataclass
+class PriorCall:
+    """Another stored call on the same account (status done)."""
+
+    call_id: int
+    started_at: datetime
+    direction: str | None
+    callee: str | None
+    customer_speech_s: float
+
+
+@dataclass
+class CallHistory:
+    """Plain records of earlier work the analysis of one call depends on (read by the caller, via qa.store).
+
+    `account_calls`: the account's other stored calls (calling-frequency and third-party rules).
+    `agent_voice`: voice measures of the agent's turns in their most recent earlier calls, most recent first
+    (the agent's own voice baseline).
+    """
+
+    account_calls: list[PriorCall] = field(default_factory=list)
+    agent_voice: list[list[dict[str, Any]]] = field(default_factory=list)
+
+
+@dataclass
+class CallExposure:
+    """What one call adds to its agent's wellbeing day."""
+
+    abuse: list[tuple[str, float]] = field(default_factory=list)  # (subtype, score) of abuse received
+    stress_voice: int = 0  # stress/voice findings on the agent
+    arousal: float | None = None  # mean positive z of the agent's core voice markers in this call
+    self_harm: bool = False
+
+
+@dataclass
+class CallAnalysis:
+    """Everything `qa.pipeline.analyze` finds out about one call; `qa.store.calls.save_analysis` persists it.
+
+    `findings` are the active findings of this run (detector, compliance and voice stress); scores and
+    exposure are computed from them alone.
+    """
+
+    transcript: Transcript  # segments carry their voice measures
+    findings: list[Finding]
+    measures: dict[str, Any]  # conversation measures, with the voice summary under "voice"
+    risk: float
+    complaint_risk: float
+    score_reasons: list[dict[str, Any]]
+    exposure: CallExposure
+    audio: AudioInfo | None = None  # set when the analysis started from a recording
+    asr_model: str | None = None
+
+
+@dataclass
+class StoredCall:
+    """A stored call read back for an agent-day: when, how long, its risk, measures and active findings."""
+
+    call_id: int
+    started_at: datetime  # aware
+    duration: float
+    risk: float | None
+    measures: dict[str, Any]
+    findings: list[Finding]
+
+
+@dataclass
+class AlertSpec:
+    kind: str
+    severity: str  # info | warning | critical
+    message: str
+    day: date
+    evidence: dict[str, Any]
+
+
+@dataclass
+class DayResult:
+    agent_id: str
+    day: date
+    calls: int
+    wellbeing: float
+    metrics: dict[str, Any]
+    alerts: list[AlertSpec]

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from qa.assess.assessment import assess_call
+from qa.ingest.analysis import reanalyze
 from qa.config import Settings
 from qa.store.models import Call, FindingRow, SegmentRow
 
@@ -47,8 +47,13 @@ def add_call(session: Session, started_at: datetime, *, jurisdiction: str = "cn"
                                details=f.get("details")))
     session.flush()
     if assess:
-        assess_call(session, call.id, None, settings)
+        assess_stored(session, call.id, settings=settings)
     return call.id
+
+
+def assess_stored(session: Session, call_id: int, audio: object = None, settings: Settings | None = None) -> None:
+    """Re-run everything after detection on a stored call, keeping its stored detector findings (`callqa assess`)."""
+    reanalyze(session, call_id, settings, detect=False, audio=audio)  # type: ignore[arg-type]
 
 
 def threat(start: float, speaker: str = "agent", score: float = 0.95, **details: Any) -> dict[str, Any]:

@@ -113,29 +113,28 @@ def test_population_defaults_before_enough_calls_and_corroboration() -> None:
     assert found and "population defaults" in found[0].explanation and "harassment/insult" in found[0].explanation
 
 
-def test_assess_call_stores_voice_per_channel_and_keeps_it_without_audio(db_url: str) -> None:
+def test_assessment_stores_voice_per_channel_and_keeps_it_without_audio(db_url: str) -> None:
     from datetime import UTC, datetime
 
     from sqlalchemy import select
 
-    from qa.assess.assessment import assess_call
     from qa.audio import decode
     from qa.store.db import session_scope
     from qa.store.models import SegmentRow
-    from tests.assess_helpers import add_call
+    from tests.assess_helpers import add_call, assess_stored as assess
 
     audio = decode(shared_file("speech/stereo_diarization.wav"))
     with session_scope(db_url) as s:
         cid = add_call(s, datetime(2025, 3, 3, 2, 0, tzinfo=UTC), jurisdiction="us", assess=False,
                        segments=[("agent", 0.0, 4.5, "He began a confused complaint against the wizard"),
                                  ("customer", 0.0, 2.5, "The horizon seems extremely distant.")])
-        assess_call(s, cid, audio)
+        assess(s, cid, audio)
         rows = list(s.scalars(select(SegmentRow).where(SegmentRow.call_id == cid).order_by(SegmentRow.idx)))
         agent, customer = rows[0].voice, rows[1].voice
         alone = measure_segments(audio, [Segment("agent", 0.0, 4.5, "", channel=0)])[0]
         assert agent and alone and agent["pitch_hz"] == alone["pitch_hz"]  # measured on the agent's own channel
         assert "z" in agent and agent["z"]["pitch_st"] is not None  # compared with the agent's baseline
         assert customer is None  # customer turns are not measured by default (config measure.speakers)
-        assess_call(s, cid, None)
+        assess(s, cid, None)
         again = list(s.scalars(select(SegmentRow.voice).where(SegmentRow.call_id == cid).order_by(SegmentRow.idx)))
         assert again == [agent, customer]

@@ -1,7 +1,7 @@
 """Jurisdiction rule packs: hours, frequency, third parties, disclosures, impersonation, record keeping.
 
 Rule-level tests use plain records; history tests build call histories in a temporary database and run
-`qa.assess.assessment.assess_call` the way ingestion does.
+the analysis after detection (`qa.pipeline.analyze` via `qa.ingest.analysis.reanalyze`) the way ingestion does.
 """
 
 from __future__ import annotations
@@ -199,10 +199,9 @@ def test_record_keeping_metadata() -> None:
 
 from sqlalchemy import select  # noqa: E402
 
-from qa.assess.assessment import assess_call  # noqa: E402
 from qa.store.db import session_scope  # noqa: E402
 from qa.store.models import FindingRow  # noqa: E402
-from tests.assess_helpers import add_call  # noqa: E402
+from tests.assess_helpers import add_call, assess_stored as assess  # noqa: E402
 
 
 def stored_labels(session, call_id: int) -> set[str]:  # type: ignore[no-untyped-def]
@@ -245,8 +244,8 @@ def test_assessment_is_idempotent_and_flags_missing_disclosure(db_url: str) -> N
             select(FindingRow).where(FindingRow.call_id == cid)))
         assert ("compliance/missing_disclosure", "compliance/missing_disclosure/recording_notice") in {
             (a, b) for a, b, _ in before}
-        assess_call(s, cid)
-        assess_call(s, cid)
+        assess(s, cid)
+        assess(s, cid)
         after = sorted((r.label, r.subtype, r.explanation) for r in s.scalars(
             select(FindingRow).where(FindingRow.call_id == cid)))
         assert after == before

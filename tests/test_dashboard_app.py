@@ -259,7 +259,6 @@ def test_chinese_interface(seeded, monkeypatch):
 def test_every_ui_string_exists_in_both_languages():
     import re
 
-    import yaml
 
     strings = load_data("i18n")
     assert all(set(v) == {"en", "zh"} and v["en"] and v["zh"] for v in strings.values())

@@ -13,7 +13,7 @@ from qa.store.models import Base
 def test_empty_database_migrates_to_the_models_schema(db_url: str) -> None:
     engine = create_engine(db_url)
     migrate.upgrade(engine)
-    assert migrate.current_revision(engine) == "0002"
+    assert migrate.current_revision(engine) == "0003"
     with engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diffs == []
@@ -32,4 +32,21 @@ def test_upgrade_between_versions_keeps_data(db_url: str) -> None:
         conn.execute(text("UPDATE calls SET timezone = 'America/Chicago', claimed_by = NULL WHERE content_hash = 'h1'"))
         row = conn.execute(text("SELECT path, status, timezone FROM calls WHERE content_hash = 'h1'")).one()
     assert tuple(row) == ("/r/a.wav", "done", "America/Chicago")
-    assert migrate.current_revision(engine) == "0002"
+    assert migrate.current_revision(engine) == "0003"
+
+
+def test_findings_and_verdicts_survive_the_status_migration(db_url: str) -> None:
+    engine = create_engine(db_url)
+    migrate.upgrade(engine, "0002")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO calls (id, content_hash, path, status, created_at, updated_at) "
+                          "VALUES (1, 'h1', '/r/a.wav', 'done', '2026-11-02 02:00:00', '2026-11-02 02:00:00')"))
+        conn.execute(text("INSERT INTO findings (id, call_id, label, subtype, span, score, source, explanation, "
+                          "created_at) VALUES (7, 1, 'threat', 'threat/violence', 'x', 0.9, 'rule', 'why', "
+                          "'2026-11-02 02:00:00')"))
+        conn.execute(text("INSERT INTO verdicts (finding_id, \"user\", verdict, note, at) "
+                          "VALUES (7, 'rev', 'escalate', 'keep me', '2026-11-02 03:00:00')"))
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        assert conn.execute(text("SELECT id, status FROM findings")).one() == (7, "active")
+        assert conn.execute(text("SELECT finding_id, verdict, note FROM verdicts")).one() == (7, "escalate", "keep me")

@@ -8,7 +8,17 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from qa.records import AudioInfo, CallMeta, Finding, Segment, SpeakerAssignment, Transcript, Word
+from qa.records import (
+    AudioInfo,
+    CallAnalysis,
+    CallExposure,
+    CallMeta,
+    Finding,
+    Segment,
+    SpeakerAssignment,
+    Transcript,
+    Word,
+)
 from qa.store import calls as store
 from qa.store.db import session_scope
 from qa.store.models import Call, FindingRow
@@ -24,6 +34,12 @@ def _transcript() -> Transcript:
 
 def _info() -> AudioInfo:
     return AudioInfo("/x.wav", "ab" * 32, 100, 12.0, 1, 8000, "pcm_s16le")
+
+
+def _analysis(findings: list[Finding]) -> CallAnalysis:
+    return CallAnalysis(transcript=_transcript(), findings=findings, measures={"customer_speech_s": 1.5}, risk=40.0,
+                        complaint_risk=0.2, score_reasons=[], exposure=CallExposure(), audio=_info(),
+                        asr_model="whisper-base")
 
 
 def test_concurrent_claims_store_one_call(db_url: str) -> None:
@@ -47,9 +63,8 @@ def test_transcript_round_trip_and_findings(db_url: str) -> None:
     with session_scope(db_url) as s:
         call_id, state = store.claim_call(s, "a" * 64, "/x.wav", CallMeta(callee="neighbor"), force=False)
         assert state == "claimed" and call_id
-        store.save_transcript(s, call_id, _info(), _transcript(), "whisper-base", 1.5)
-        store.replace_findings(s, call_id, [Finding("privacy", "privacy/third_party_disclosure", "agent", 0.5, 3.0,
-                                                    "欠款", 0.9, "rule:x", "why")], keep_prefixes=())
+        store.save_analysis(s, call_id, _analysis([Finding("privacy", "privacy/third_party_disclosure", "agent",
+                                                           0.5, 3.0, "欠款", 0.9, "rule:x", "why")]))
         store.mark_done(s, call_id)
     with session_scope(db_url) as s:
         tr = store.load_transcript(s, call_id)
@@ -58,18 +73,20 @@ def test_transcript_round_trip_and_findings(db_url: str) -> None:
         assert tr.segments[0].raw_text == "您好，我是恆信金融的客服"
         assert tr.segments[0].words[0] == Word(0.5, 1.0, "您好", 0.9)
         assert store.claim_call(s, "a" * 64, "/x.wav", CallMeta(), force=False)[1] == "done"
-        # Replacing keeps what was asked to be kept.
-        store.replace_findings(s, call_id, [Finding("compliance/calling_hours", "compliance/calling_hours", None,
-                                                    None, None, "", 1.0, "cn", "late")], keep_prefixes=("privacy",))
+        call = s.get(Call, call_id)
+        assert (call.asr_model, call.duration, call.risk_score) == ("whisper-base", 12.0, 40.0)
+        # A new analysis replaces the findings nobody reviewed.
+        store.save_analysis(s, call_id, _analysis([Finding("compliance/calling_hours", "compliance/calling_hours",
+                                                           None, None, None, "", 1.0, "cn", "late")]))
     with session_scope(db_url) as s:
         labels = sorted(f.label for f in s.scalars(select(FindingRow)))
-        assert labels == ["compliance/calling_hours", "privacy"]
+        assert labels == ["compliance/calling_hours"]
 
 
 def test_reviewer_can_swap_the_agent(db_url: str) -> None:
     with session_scope(db_url) as s:
         call_id, _ = store.claim_call(s, "b" * 64, "/y.wav", CallMeta(), force=False)
-        store.save_transcript(s, call_id, _info(), _transcript(), "whisper-base", 1.0)
+        store.save_analysis(s, call_id, _analysis([]))
     with session_scope(db_url) as s:
         store.swap_roles(s, call_id, "cluster 1")
     with session_scope(db_url) as s:

@@ -7,11 +7,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from qa.assess.assessment import assess_call
 from qa.store.db import session_scope
 from qa.store.models import AgentDay, Alert, FindingRow, SegmentRow
 from qa.assess.wellbeing import AgentCall, assess_day
-from tests.assess_helpers import add_call, insult_to_agent
+from tests.assess_helpers import add_call, assess_stored as assess, insult_to_agent
 
 SH = ZoneInfo("Asia/Shanghai")
 DAY = datetime(2025, 3, 4, 0, 0, tzinfo=SH)  # a Tuesday
@@ -56,7 +55,7 @@ def test_alerts_are_idempotent_keep_reviewer_status_and_clear_when_resolved(db_u
         before = {(a.kind, a.severity, a.message) for a in alerts(s, "ag2").values()}
         alerts(s, "ag2")["abuse_received"].status = "acknowledged"
         for i in ids:
-            assess_call(s, i)
+            assess(s, i)
         after = alerts(s, "ag2")
         assert {(a.kind, a.severity, a.message) for a in after.values()} == before
         assert after["abuse_received"].status == "acknowledged"
@@ -64,7 +63,7 @@ def test_alerts_are_idempotent_keep_reviewer_status_and_clear_when_resolved(db_u
         for row in s.scalars(select(FindingRow).where(FindingRow.call_id == ids[1], FindingRow.label == "harassment")):
             s.delete(row)
         s.flush()
-        assess_call(s, ids[1])
+        assess(s, ids[1])
         assert "hostile_streak" not in alerts(s, "ag2")
 
 
@@ -94,7 +93,7 @@ def test_voice_stress_against_the_agents_stored_baseline(db_url: str) -> None:
                 row.voice = _voice(20.0 + 0.8 * ((d + k) % 3 - 1), -25.0 + 1.5 * ((d * 2 + k) % 3 - 1),
                                    4.5 + 0.3 * ((d + 2 * k) % 3 - 1))
             s.flush()
-            assess_call(s, cid)
+            assess(s, cid)
         cid = add_call(s, DAY + timedelta(hours=11), agent="v1", account="V9", assess=False,
                        segments=[("agent", 0.5, 8.0, "您好，我是华信金融公司的小王，本次通话录音。"),
                                  ("customer", 8.5, 20.0, "你们这群骗子"), ("agent", 21.0, 26.0, "请您不要这样说")],
@@ -104,7 +103,7 @@ def test_voice_stress_against_the_agents_stored_baseline(db_url: str) -> None:
         rows[0].voice = _voice(20.0, -25.0, 4.5)
         rows[1].voice = _voice(24.0, -18.0, 5.6)
         s.flush()
-        assess_call(s, cid)  # audio=None keeps the stored voice measures
+        assess(s, cid)  # audio=None keeps the stored voice measures
         stress = s.scalars(select(FindingRow).where(FindingRow.call_id == cid, FindingRow.subtype == "stress/voice")).all()
         assert len(stress) == 1 and stress[0].start == 21.0
         assert "vs agent baseline of 6 calls" in stress[0].explanation

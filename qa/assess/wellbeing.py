@@ -1,7 +1,8 @@
 """Agent wellbeing: a daily index (0-100, higher is better) from the exposure an agent had, and alerts when
 thresholds are crossed, each with its evidence. Thresholds and weights: `qa/data/wellbeing.yaml`.
 
-Pure functions over plain records; `qa.store.reports` reads the calls and stores AgentDay/Alert rows.
+Pure functions over plain records: the caller reads the agent's calls from `qa.store.reports` and stores the
+AgentDay/Alert rows through it.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from zoneinfo import ZoneInfo
 from qa.assess.compliance.packs import parse_clock
 from qa.config import get_settings
 from qa.data import load_or_site
+from qa.records import AlertSpec, CallExposure, DayResult, Finding, StoredCall, is_abuse_received
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
@@ -37,6 +39,12 @@ class AgentCall:
     arousal: float | None = None  # mean positive z of the agent's core voice markers in this call
     self_harm: bool = False
 
+    @classmethod
+    def of(cls, call: StoredCall) -> AgentCall:
+        e = call_exposure(call.findings, call.measures)
+        return cls(call.call_id, call.started_at, call.duration, call.risk, e.abuse, e.stress_voice, e.arousal,
+                   e.self_harm)
+
     @property
     def end(self) -> datetime:
         return self.started_at + timedelta(seconds=self.duration or 0.0)
@@ -46,23 +54,13 @@ class AgentCall:
         return bool(self.abuse)
 
 
-@dataclass
-class AlertSpec:
-    kind: str
-    severity: str  # info | warning | critical
-    message: str
-    day: date
-    evidence: dict[str, Any]
-
-
-@dataclass
-class DayResult:
-    agent_id: str
-    day: date
-    calls: int
-    wellbeing: float
-    metrics: dict[str, Any]
-    alerts: list[AlertSpec]
+def call_exposure(findings: Sequence[Finding], measures: Mapping[str, Any] | None) -> CallExposure:
+    """What a call's (active) findings and measures add to its agent's day."""
+    voice = (measures or {}).get("voice") or {}
+    return CallExposure(abuse=[(f.subtype, f.score) for f in findings if is_abuse_received(f)],
+                        stress_voice=sum(1 for f in findings if f.subtype == "stress/voice"),
+                        arousal=voice.get("agent_arousal"),
+                        self_harm=any(f.subtype == "threat/self_harm" for f in findings))
 
 
 def _shift(agent_id: str, cfg: Mapping[str, Any]) -> tuple[Any, Any, set[int]]:

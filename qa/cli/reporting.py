@@ -1,5 +1,5 @@
-"""Reporting commands: `report` (one call), `agents` (wellbeing table), `alerts`, and `assess` (re-run
-compliance, scores and wellbeing on stored calls without re-transcribing)."""
+"""Reporting commands: `report` (one call), `verdict` (judge a finding), `agents` (wellbeing table), `alerts`,
+and `assess` (re-run compliance, scores and wellbeing on stored calls without re-transcribing)."""
 
 from __future__ import annotations
 
@@ -64,13 +64,17 @@ def _print_report(r: dict[str, Any]) -> None:
                   + f" · agent voice: {voice.get('turns_measured', 0)} turns vs {voice.get('baseline', '-')}"
                   + (f" ({voice.get('baseline_calls')} calls)" if voice.get("baseline") == "agent" else "")
                   + (f", arousal {voice['agent_arousal']:+.2f} SD" if voice.get("agent_arousal") is not None else ""))
-    t = Table(title=f"{len(r['findings'])} findings", show_lines=False)
+    t = Table(title=f"{sum(f['status'] == 'active' for f in r['findings'])} findings", show_lines=False)
     for col in ("time", "speaker", "finding", "score", "why", "source"):
         t.add_column(col, overflow="fold")
     for f in r["findings"]:
         when = f"{fmt_offset(f['start'])}-{fmt_offset(f['end'])}" if f["start"] is not None else ""
         why = f["explanation"] + (f"  «{f['span']}»" if f["span"] else "")
-        t.add_row(when, f["speaker"] or "", f["subtype"], f"{f['score']:.2f}", why, f["source"])
+        name = f["subtype"] + (" [dim](superseded / 已取代)[/dim]" if f["status"] == "superseded" else "")
+        if f["verdicts"]:
+            last = f["verdicts"][-1]
+            name += f"\n{last['verdict']} · {last['user']}"
+        t.add_row(when, f["speaker"] or "", name, f"{f['score']:.2f}", why, f["source"])
     con.print(t)
 
 
@@ -82,7 +86,7 @@ def report(
 ) -> None:
     """One call: findings with evidence, conversation measures, risk and complaint scores with reasons."""
     from qa.store.db import session_scope
-    from qa.store.reports import call_report
+    from qa.views.report import call_report
 
     with session_scope(open_db(db)) as s:
         data = call_report(s, call_id)
@@ -93,6 +97,41 @@ def report(
         _dump(data)
     else:
         _print_report(data)
+
+
+@app.command()
+def verdict(
+    finding_id: Annotated[int, typer.Argument(help="Finding id (`callqa report CALL_ID --json` lists them).")],
+    decision: Annotated[str, typer.Argument(metavar="confirm|dismiss|escalate",
+                                            help="confirm, dismiss or escalate the finding.")],
+    user: Annotated[str, typer.Option("--user", help="Dashboard user giving the verdict; must be active and hold a "
+                                      "role that may judge findings (reviewer, compliance, admin).")],
+    note: Annotated[Optional[str], typer.Option("--note", help="A note kept with the verdict.")] = None,
+    db: DbOption = None,
+) -> None:
+    """Judge a finding as a dashboard user: same permission checks and audit trail as the dashboard."""
+    from qa.access.auth import PermissionDenied, reload_principal
+    from qa.store.db import session_scope
+    from qa.views.dashboard import VERDICTS, NotFound, save_verdict
+
+    if decision not in VERDICTS:
+        typer.echo(f"verdict must be one of {', '.join(VERDICTS)} / 复核结论须为 {'、'.join(VERDICTS)}", err=True)
+        raise typer.Exit(2)
+    with session_scope(open_db(db)) as s:
+        principal = reload_principal(s, user)
+        if principal is None:
+            typer.echo(f"no active user named {user!r} / 没有名为 {user!r} 的有效用户", err=True)
+            raise typer.Exit(1)
+        try:
+            verdict_id = save_verdict(s, principal, finding_id, decision, note)
+        except PermissionDenied:
+            typer.echo(f"user {user!r} (role {principal.role}) may not judge findings / "
+                       f"用户 {user!r}（角色 {principal.role}）无权复核标记", err=True)
+            raise typer.Exit(1) from None
+        except NotFound:
+            typer.echo(f"no finding with id {finding_id} / 没有编号为 {finding_id} 的标记", err=True)
+            raise typer.Exit(1) from None
+    typer.echo(f"finding {finding_id}: {decision} by {user} (verdict {verdict_id})")
 
 
 @app.command()
@@ -174,7 +213,7 @@ def assess(
     and wellbeing on stored calls, e.g. after changing a rule pack or ingesting older calls later."""
     from sqlalchemy import select
 
-    from qa.assess.assessment import assess_call
+    from qa.ingest.analysis import reanalyze
     from qa.store.db import session_scope
     from qa.store.models import Call
 
@@ -190,5 +229,5 @@ def assess(
             if s.get(Call, i) is None:
                 typer.echo(f"no call with id {i}", err=True)
                 raise typer.Exit(1)
-            assess_call(s, i)
+            reanalyze(s, i, detect=False)
     typer.echo(f"assessed {len(ids)} call(s)")

@@ -209,9 +209,10 @@ def detect(
     all_calls: Annotated[bool, typer.Option("--all", help="Every stored call.")] = False,
     db: DbOption = None,
 ) -> None:
-    """Re-run detection, compliance and scoring on stored transcripts (no re-transcription)."""
+    """Re-run detection, compliance and scoring on stored transcripts (no re-transcription); reviewers'
+    verdicts and notes are kept (findings that no longer fire but were reviewed are kept as superseded)."""
     from qa.config import get_settings
-    from qa.ingest.batch import reanalyze_stored
+    from qa.ingest.analysis import reanalyze
     from qa.store import calls as store
     from qa.store.db import session_scope
 
@@ -224,11 +225,11 @@ def detect(
     settings = get_settings()
     for cid in ids:
         with session_scope(url) as s:
-            n = reanalyze_stored(s, cid, settings)
-        if n is None:
+            analysis = reanalyze(s, cid, settings)
+        if analysis is None:
             err.print(f"[red]no call with id {cid}[/red]")
             raise typer.Exit(1)
-        console.print(f"call {cid}: {n} findings")
+        console.print(f"call {cid}: {len(analysis.findings)} findings")
 
 
 @app.command("set-agent")
@@ -239,7 +240,7 @@ def set_agent(
 ) -> None:
     """Override which speaker is the agent (recorded as a reviewer override), then re-run detection."""
     from qa.config import get_settings
-    from qa.ingest.batch import reanalyze_stored
+    from qa.ingest.analysis import reanalyze
     from qa.store import calls as store
     from qa.store.db import session_scope
 
@@ -254,7 +255,7 @@ def set_agent(
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
         s.flush()
-        reanalyze_stored(s, call_id, get_settings())
+        reanalyze(s, call_id, get_settings())
     console.print(f"call {call_id}: {speaker} is now the agent; findings recomputed")
 
 

@@ -7,7 +7,8 @@ calibrated decision per label per utterance; every `Finding` says why it fired. 
     from qa.detect import detect_transcript, classify_items
 """
 
-from qa.detect.base import Context, DialogueDetector, Detector, Registry, Utterance, default_registry
+from qa.detect.base import Context, DialogueDetector, Detector, Registry, Utterance
+from qa.detect.registry import default_registry
 from qa.detect.engine import classify_items, detect_transcript, get_classifier
 from qa.detect.fusion import Thresholds, fuse_utterance, noisy_or
 

@@ -142,21 +142,3 @@ class Registry:
             for ddet in self.dialogue:
                 out += ddet.detect_dialogue(ctx)
         return out
-
-
-_DEFAULT: Registry | None = None
-
-
-def default_registry() -> Registry:
-    """The built-in detectors (built once: lexicons are parsed and compiled on first use)."""
-    global _DEFAULT
-    if _DEFAULT is None:
-        from qa.detect.recognizers.dialogue import ThirdPartyDisclosure, ReportedCallBombing
-        from qa.detect.recognizers.phrases import phrase_detectors
-        from qa.detect.recognizers.pii import pii_detectors
-
-        reg = Registry()
-        for det in [*pii_detectors(), *phrase_detectors(), ThirdPartyDisclosure(), ReportedCallBombing()]:
-            reg.register(det)
-        _DEFAULT = reg
-    return _DEFAULT

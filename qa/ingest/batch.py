@@ -19,9 +19,11 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from qa.audio import AudioError, decode, file_sha256, is_silent
+from qa.audio import AudioError, decode, file_sha256
 from qa.config import Settings, get_settings
-from qa.records import CallMeta, DecodedAudio, Transcript
+from qa.ingest.analysis import read_history, store_analysis
+from qa.pipeline import analyze
+from qa.records import CallMeta
 from qa.store import calls as store
 from qa.store.db import get_engine, session_scope
 
@@ -44,32 +46,6 @@ class IngestResult:
     seconds: float = 0.0
     audio_seconds: float = 0.0
     recorded: bool = True  # False: the database refused even the failure record (read-only, disk full)
-
-
-def analyze_call(session, call_id: int, transcript: Transcript, meta: CallMeta,  # type: ignore[no-untyped-def]
-                 audio: DecodedAudio | None, settings: Settings) -> None:
-    """Detection, then compliance, voice measures and scores; replaces this call's findings."""
-    from qa.assess.assessment import assess_call
-    from qa.detect import detect_transcript
-
-    transcript.call_id = call_id
-    findings = detect_transcript(transcript, meta, settings)
-    store.replace_findings(session, call_id, findings, keep_prefixes=())
-    session.flush()
-    assess_call(session, call_id, audio, settings)
-
-
-def reanalyze_stored(session, call_id: int, settings: Settings) -> int | None:  # type: ignore[no-untyped-def]
-    """Re-run detection and assessment on a stored transcript (no re-transcription); None if no such call."""
-    from qa.store.models import Call
-
-    call = session.get(Call, call_id)
-    transcript = store.load_transcript(session, call_id)
-    if call is None or transcript is None:
-        return None
-    analyze_call(session, call_id, transcript, store.call_meta(call), None, settings)
-    session.flush()
-    return len(call.findings)
 
 
 def _db_problem(exc: SQLAlchemyError) -> str:
@@ -119,21 +95,13 @@ def process_file(job: FileJob, db_url: str, force: bool, settings: Settings) -> 
         if job.meta_error:
             raise AudioError(f"bad metadata ({job.meta_error})")
         audio = decode(job.path, settings, sha256=sha)
-        if is_silent(audio.samples):
-            raise AudioError("silent recording: no speech to transcribe")
-        from qa.asr.engine import get_transcriber
-        from qa.asr.transcribe import transcribe_call
-
-        asr = get_transcriber(settings)
-        transcript = transcribe_call(audio, job.meta, asr)
-        if not transcript.segments:
-            raise AudioError("no speech was recognised in the recording")
-        seconds = time.perf_counter() - started
+        with session_scope(db_url) as s:  # the call's metadata as stored (manifest merged with earlier runs)
+            meta, history = store.load_meta(s, call_id), read_history(s, call_id)
+        # The slow part (speakers, ASR, detection, assessment) runs outside any transaction.
+        analysis = analyze(audio, meta, history, settings, call_id=call_id)
         # Everything about the call is stored in one transaction: all of it, or none of it.
         with session_scope(db_url) as s:
-            store.save_transcript(s, call_id, audio.info, transcript, asr.spec.name, seconds)
-            s.flush()
-            analyze_call(s, call_id, transcript, job.meta, audio, settings)
+            store_analysis(s, call_id, analysis, settings)
             store.mark_done(s, call_id, time.perf_counter() - started)
             store.log_event(s, path, "done", None, call_id, sha)
         return IngestResult(path, "done", call_id, None, time.perf_counter() - started, audio.info.duration)

@@ -1,4 +1,5 @@
-"""Queries for ingestion: claiming a call, storing its transcript and findings, reading them back."""
+"""Queries for ingestion: claiming a call, storing an analysis (transcript, measures, scores, findings), reading
+it back."""
 
 from __future__ import annotations
 
@@ -7,12 +8,13 @@ import socket
 from dataclasses import asdict
 from datetime import timedelta
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from qa.records import AudioInfo, CallMeta, Finding, Segment, SpeakerAssignment, Transcript, Word
-from qa.store.models import Call, FindingRow, IngestionEvent, SegmentRow, Speaker, utcnow
+from qa.records import CallAnalysis, CallMeta, Segment, SpeakerAssignment, Transcript, Word
+from qa.store.models import Call, IngestionEvent, SegmentRow, Speaker, utcnow
+from qa.store.reviews import Reconciled, reconcile_findings
 
 #: A call left in "processing" by a worker on another host is taken over after this long.
 CLAIM_LEASE = timedelta(minutes=30)
@@ -84,24 +86,40 @@ def mark_failed(session: Session, call_id: int, reason: str) -> None:
         call.status, call.error, call.claimed_by = "failed", reason, None
 
 
-def save_transcript(session: Session, call_id: int, info: AudioInfo, transcript: Transcript,
-                    asr_model: str, seconds: float) -> None:
-    """Replace the call's speakers and segments with `transcript` (one transaction with the caller's)."""
-    call = session.get(Call, call_id)
-    assert call is not None
-    session.execute(delete(Speaker).where(Speaker.call_id == call_id))
-    session.execute(delete(SegmentRow).where(SegmentRow.call_id == call_id))
-    for sp in transcript.speakers:
-        session.add(Speaker(call_id=call_id, role=sp.role, label=sp.label, method=sp.method,
-                            confidence=sp.confidence, reason=sp.reason))
+def _save_transcript(session: Session, call: Call, transcript: Transcript) -> None:
+    """Make the call's speakers and segments match `transcript` (segments updated in place by position)."""
+    call.speakers = [Speaker(call_id=call.id, role=sp.role, label=sp.label, method=sp.method,
+                             confidence=sp.confidence, reason=sp.reason) for sp in transcript.speakers]
+    rows = {r.idx: r for r in session.scalars(select(SegmentRow).where(SegmentRow.call_id == call.id))}
     for i, seg in enumerate(transcript.segments):
-        session.add(SegmentRow(
-            call_id=call_id, idx=i, speaker=seg.speaker, channel=seg.channel, start=seg.start, end=seg.end,
-            text=seg.text, raw_text=seg.raw_text, words=[asdict(w) for w in seg.words],
-            avg_logprob=seg.avg_logprob, no_speech_prob=seg.no_speech_prob,
-        ))
-    call.duration, call.channels, call.language = info.duration, info.channels, transcript.language
-    call.asr_model, call.processing_seconds = asr_model, seconds
+        row = rows.pop(i, None)
+        if row is None:
+            row = SegmentRow(call_id=call.id, idx=i)
+            session.add(row)
+        row.speaker, row.channel, row.start, row.end = seg.speaker, seg.channel, seg.start, seg.end
+        row.text, row.raw_text, row.words = seg.text, seg.raw_text, [asdict(w) for w in seg.words]
+        row.avg_logprob, row.no_speech_prob, row.voice = seg.avg_logprob, seg.no_speech_prob, seg.voice
+    for row in rows.values():
+        session.delete(row)
+
+
+def save_analysis(session: Session, call_id: int, analysis: CallAnalysis) -> Reconciled:
+    """Persist `qa.pipeline.analyze`'s result for a stored call, in the caller's transaction: transcript and
+    voice measures, measures and scores, and the findings (reconciled so reviewers' work is kept)."""
+    call = session.get(Call, call_id)
+    if call is None:
+        raise KeyError(call_id)
+    _save_transcript(session, call, analysis.transcript)
+    if analysis.audio is not None:
+        call.duration, call.channels = analysis.audio.duration, analysis.audio.channels
+    if analysis.asr_model is not None:
+        call.asr_model = analysis.asr_model
+    call.language = analysis.transcript.language
+    call.measures = analysis.measures
+    call.risk_score, call.complaint_risk = analysis.risk, analysis.complaint_risk
+    call.score_reasons = analysis.score_reasons
+    session.flush()
+    return reconcile_findings(session, call_id, analysis.findings)
 
 
 def mark_done(session: Session, call_id: int, seconds: float | None = None) -> None:
@@ -112,26 +130,19 @@ def mark_done(session: Session, call_id: int, seconds: float | None = None) -> N
         call.processing_seconds = seconds
 
 
-def replace_findings(session: Session, call_id: int, findings: list[Finding], keep_prefixes: tuple[str, ...]) -> None:
-    """Replace the call's findings, keeping those whose label starts with one of `keep_prefixes`."""
-    stmt = delete(FindingRow).where(FindingRow.call_id == call_id)
-    if keep_prefixes:
-        stmt = stmt.where(~or_(*[FindingRow.label.startswith(p) for p in keep_prefixes]))
-    session.execute(stmt)
-    for f in findings:
-        session.add(FindingRow(
-            call_id=call_id, segment_idx=f.segment_index, label=f.label, subtype=f.subtype, speaker=f.speaker,
-            start=f.start, end=f.end, span=f.span, score=float(f.score), source=f.source,
-            explanation=f.explanation, details=f.details or None,
-        ))
-
-
 def call_meta(call: Call) -> CallMeta:
     return CallMeta(
         agent_id=call.agent_id, account_id=call.account_id, callee=call.callee, started_at=call.started_at,
         direction=call.direction, jurisdiction=call.jurisdiction, agent_channel=call.agent_channel, team=call.team,
         timezone=call.timezone,
     )
+
+
+def load_meta(session: Session, call_id: int) -> CallMeta:
+    call = session.get(Call, call_id)
+    if call is None:
+        raise KeyError(call_id)
+    return call_meta(call)
 
 
 def load_transcript(session: Session, call_id: int) -> Transcript | None:
@@ -141,7 +152,8 @@ def load_transcript(session: Session, call_id: int) -> Transcript | None:
     segments = [
         Segment(speaker=row.speaker, start=row.start, end=row.end, text=row.text,  # type: ignore[arg-type]
                 words=[Word(**w) for w in (row.words or [])], raw_text=row.raw_text,
-                avg_logprob=row.avg_logprob, no_speech_prob=row.no_speech_prob, channel=row.channel)
+                avg_logprob=row.avg_logprob, no_speech_prob=row.no_speech_prob, channel=row.channel,
+                voice=row.voice)
         for row in session.scalars(select(SegmentRow).where(SegmentRow.call_id == call_id).order_by(SegmentRow.idx))
     ]
     speakers = [

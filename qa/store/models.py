@@ -125,6 +125,12 @@ class SegmentRow(Base):
     call: Mapped[Call] = relationship(back_populates="segments")
 
 
+#: FindingRow.status: "active" findings fired on the latest analysis; "superseded" ones no longer fire but are
+#: kept because a reviewer judged or annotated them (shown in history and exports, never counted).
+ACTIVE = "active"
+SUPERSEDED = "superseded"
+
+
 class FindingRow(Base):
     __tablename__ = "findings"
 
@@ -141,6 +147,7 @@ class FindingRow(Base):
     source: Mapped[str] = mapped_column(String(128))
     explanation: Mapped[str] = mapped_column(Text)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default=ACTIVE, server_default=ACTIVE, index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     call: Mapped[Call] = relationship(back_populates="findings")

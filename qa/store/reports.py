@@ -1,5 +1,6 @@
-"""Queries and writes for assessment and reporting: account call history, an agent's voice baseline and
-calls, AgentDay/Alert upserts, and the read models behind `callqa report`, `callqa agents`, `callqa alerts`."""
+"""Queries and writes around analysis and reporting: the history a call's analysis needs (account calls, the
+agent's voice baseline), an agent's stored calls for the wellbeing day, AgentDay/Alert upserts, and the read
+models behind `callqa agents` and `callqa alerts`. Persistence only: no stage above the store is imported."""
 
 from __future__ import annotations
 
@@ -7,22 +8,12 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from qa.assess.compliance.rules import PriorCall
-from qa.records import Finding, is_abuse_received
-from qa.store.models import AgentDay, Alert, Call, FindingRow, SegmentRow
-from qa.assess.wellbeing import AgentCall, AlertSpec, DayResult
-
-ASSESSED_PREFIX = "compliance/"
-VOICE_SUBTYPE = "stress/voice"
-
-
-def finding_record(row: FindingRow) -> Finding:
-    return Finding(label=row.label, subtype=row.subtype, speaker=row.speaker, start=row.start,  # type: ignore[arg-type]
-                   end=row.end, span=row.span, score=row.score, source=row.source, explanation=row.explanation,
-                   segment_index=row.segment_idx, details=row.details or {})
+from qa.records import AlertSpec, CallHistory, DayResult, PriorCall, StoredCall
+from qa.store.models import AgentDay, Alert, Call, SegmentRow
+from qa.store.reviews import active_findings
 
 
 def _customer_speech(session: Session, calls: Sequence[Call]) -> dict[int, float]:
@@ -67,29 +58,28 @@ def agent_baseline_turns(session: Session, agent_id: str, call: Call, max_calls:
     return out
 
 
-def is_abuse_row(row: FindingRow) -> bool:
-    return is_abuse_received(row)
+def call_history(session: Session, call_id: int, baseline_calls: int) -> CallHistory:
+    """What the analysis of stored call `call_id` needs from earlier work: the account's other calls and the
+    agent's voice turns in up to `baseline_calls` earlier calls."""
+    call = session.get(Call, call_id)
+    if call is None:
+        raise KeyError(call_id)
+    return CallHistory(
+        account_calls=account_history(session, call.account_id, call.id),
+        agent_voice=agent_baseline_turns(session, call.agent_id, call, baseline_calls) if call.agent_id else [])
 
 
 def agent_calls_between(session: Session, agent_id: str, start: datetime, end: datetime,
-                        include_call_id: int | None = None) -> list[AgentCall]:
-    """The agent's calls starting in [start, end), with what wellbeing needs from their findings."""
+                        include_call_id: int | None = None) -> list[StoredCall]:
+    """The agent's calls starting in [start, end), with their active findings."""
     status_ok = Call.status == "done" if include_call_id is None else or_(Call.status == "done",
                                                                           Call.id == include_call_id)
     calls = list(session.scalars(select(Call).where(
         Call.agent_id == agent_id, Call.started_at >= start, Call.started_at < end, status_ok)
         .order_by(Call.started_at)))
-    out = []
-    for c in calls:
-        rows = list(session.scalars(select(FindingRow).where(FindingRow.call_id == c.id)))
-        voice = (c.measures or {}).get("voice") or {}
-        out.append(AgentCall(
-            call_id=c.id, started_at=c.started_at, duration=c.duration or 0.0, risk=c.risk_score,  # type: ignore[arg-type]
-            abuse=[(r.subtype, r.score) for r in rows if is_abuse_row(r)],
-            stress_voice=sum(1 for r in rows if r.subtype == VOICE_SUBTYPE),
-            arousal=voice.get("agent_arousal"),
-            self_harm=any(r.subtype == "threat/self_harm" for r in rows)))
-    return out
+    return [StoredCall(call_id=c.id, started_at=c.started_at, duration=c.duration or 0.0,  # type: ignore[arg-type]
+                       risk=c.risk_score, measures=c.measures or {}, findings=active_findings(session, c.id))
+            for c in calls]
 
 
 def save_agent_day(session: Session, result: DayResult) -> AgentDay:
@@ -123,66 +113,6 @@ def sync_alerts(session: Session, agent_id: str, day: date, kinds: Iterable[str]
             alert = Alert(agent_id=agent_id, kind=kind, day=day, status="open")
             session.add(alert)
         alert.severity, alert.message, alert.evidence = spec.severity, spec.message, spec.evidence
-
-
-def replace_assessed_findings(session: Session, call_id: int, findings: Sequence[Finding]) -> None:
-    """Replace the call's compliance/* and stress/voice findings (the ones assessment owns)."""
-    session.execute(delete(FindingRow).where(FindingRow.call_id == call_id, or_(
-        FindingRow.label.startswith(ASSESSED_PREFIX), FindingRow.subtype == VOICE_SUBTYPE)))
-    for f in findings:
-        session.add(FindingRow(call_id=call_id, segment_idx=f.segment_index, label=f.label, subtype=f.subtype,
-                               speaker=f.speaker, start=f.start, end=f.end, span=f.span, score=f.score,
-                               source=f.source, explanation=f.explanation, details=f.details or None))
-
-
-# --- read models for the CLI and dashboards ---------------------------------------------------------
-
-
-def _local(call: Call) -> str | None:
-    """Start time in the debtor's local time (the zone the compliance rules used)."""
-    from qa.assess.compliance import RulePackError, debtor_zone, load_pack
-    from qa.config import get_settings
-
-    if call.started_at is None:
-        return None
-    try:
-        zone = debtor_zone(load_pack(call.jurisdiction or get_settings().default_jurisdiction),
-                           getattr(call, "timezone", None))
-    except RulePackError:
-        return None
-    return f"{call.started_at.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
-
-
-def call_report(session: Session, call_id: int) -> dict[str, Any] | None:
-    """Everything a reviewer needs about one call: metadata, scores and reasons, measures, findings."""
-    call = session.get(Call, call_id)
-    if call is None:
-        return None
-    rows = sorted(session.scalars(select(FindingRow).where(FindingRow.call_id == call_id)),
-                  key=lambda r: (r.start if r.start is not None else -1.0, r.label, r.id))
-    return {
-        "call_id": call.id,
-        "path": call.path,
-        "status": call.status,
-        "agent_id": call.agent_id,
-        "account_id": call.account_id,
-        "callee": call.callee,
-        "direction": call.direction,
-        "jurisdiction": call.jurisdiction,
-        "started_at": call.started_at.isoformat() if call.started_at else None,
-        "started_local": _local(call),
-        "duration": call.duration,
-        "language": call.language,
-        "risk_score": call.risk_score,
-        "complaint_risk": call.complaint_risk,
-        "reasons": call.score_reasons or [],
-        "measures": call.measures or {},
-        "findings": [{
-            "id": r.id, "label": r.label, "subtype": r.subtype, "speaker": r.speaker, "start": r.start,
-            "end": r.end, "span": r.span, "score": round(r.score, 3), "source": r.source,
-            "explanation": r.explanation, "details": r.details or {},
-        } for r in rows],
-    }
 
 
 def agent_table(session: Session, days: int = 7, until: date | None = None) -> list[dict[str, Any]]:
@@ -247,6 +177,5 @@ def day_bounds_utc(day: date, zone: Any) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-__all__ = ["account_history", "agent_baseline_turns", "agent_calls_between", "agent_table", "call_report",
-           "day_bounds_utc", "finding_record", "list_alerts", "replace_assessed_findings", "save_agent_day",
-           "sync_alerts", "week_days"]
+__all__ = ["account_history", "agent_baseline_turns", "agent_calls_between", "agent_table", "call_history",
+           "day_bounds_utc", "list_alerts", "save_agent_day", "sync_alerts", "week_days"]

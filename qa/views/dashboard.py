@@ -23,7 +23,9 @@ from qa.access import audit
 from qa.access.auth import PermissionDenied, Principal, require
 from qa.records import LABELS
 from qa.access.redact import PII_SPOKEN, mask_pii
+from qa.store.reviews import VERDICTS, add_verdict
 from qa.store.models import (
+    ACTIVE,
     AgentDay,
     Alert,
     AuditEvent,
@@ -34,7 +36,6 @@ from qa.store.models import (
     Verdict,
 )
 
-VERDICTS: tuple[str, ...] = ("confirm", "dismiss", "escalate")
 #: Labels shown as chips and in violation tables; "compliance" groups every compliance/<rule> label.
 CHIP_LABELS: tuple[str, ...] = (*LABELS, "compliance")
 VIOLATION_LABELS: tuple[str, ...] = ("threat", "harassment", "privacy", "compliance")
@@ -92,7 +93,7 @@ def _call_conditions(f: Filters) -> list[ColumnElement[bool]]:
     if f.min_risk is not None:
         conds.append(Call.risk_score >= f.min_risk)
     if f.labels:
-        conds.append(exists().where(FindingRow.call_id == Call.id, _label_in(f.labels)))
+        conds.append(exists().where(FindingRow.call_id == Call.id, FindingRow.status == ACTIVE, _label_in(f.labels)))
     return conds
 
 
@@ -155,7 +156,7 @@ def overview(session: Session, user: Principal, f: Filters = Filters()) -> Overv
     f = Filters(f.date_from, f.date_to, f.teams, f.agents, f.languages, f.jurisdictions)
     conds = _call_conditions(f)
     processed, avg_risk = session.execute(select(func.count(Call.id), func.avg(Call.risk_score)).where(*conds)).one()
-    flagged_ids = select(FindingRow.call_id).distinct().subquery()
+    flagged_ids = select(FindingRow.call_id).where(FindingRow.status == ACTIVE).distinct().subquery()
     flagged = session.scalar(select(func.count()).select_from(Call).join(flagged_ids, flagged_ids.c.call_id == Call.id)
                              .where(*conds)) or 0
     failed_conds = [c for c in conds[1:]] + [Call.status == "failed"]
@@ -164,7 +165,7 @@ def overview(session: Session, user: Principal, f: Filters = Filters()) -> Overv
     chip = _chip_label().label("chip")
     label_rows = session.execute(
         select(chip, func.count(distinct(FindingRow.call_id))).join(Call, Call.id == FindingRow.call_id)
-        .where(*conds).group_by(chip)
+        .where(*conds, FindingRow.status == ACTIVE).group_by(chip)
     ).all()
 
     bucket = case(*[(Call.risk_score < b + 10, b) for b in RISK_BUCKETS[:-1]], else_=RISK_BUCKETS[-1]).label("b")
@@ -185,7 +186,7 @@ def overview(session: Session, user: Principal, f: Filters = Filters()) -> Overv
     rule_rows = session.execute(
         select(FindingRow.source, FindingRow.subtype, FindingRow.label, func.count(FindingRow.id),
                func.count(distinct(FindingRow.call_id)))
-        .join(Call, Call.id == FindingRow.call_id).where(*conds)
+        .join(Call, Call.id == FindingRow.call_id).where(*conds, FindingRow.status == ACTIVE)
         .group_by(FindingRow.source, FindingRow.subtype, FindingRow.label)
         .order_by(func.count(FindingRow.id).desc()).limit(10)
     ).all()
@@ -285,14 +286,16 @@ def review_queue(session: Session, user: Principal, f: Filters = Filters(), curs
     if by_id:
         chip = _chip_label().label("chip")
         for cid, lb, n in session.execute(
-            select(FindingRow.call_id, chip, func.count()).where(FindingRow.call_id.in_(by_id))
+            select(FindingRow.call_id, chip, func.count()).where(FindingRow.call_id.in_(by_id),
+                                                                 FindingRow.status == ACTIVE)
             .group_by(FindingRow.call_id, chip)
         ):
             by_id[cid].labels.append(lb)
             by_id[cid].findings += n
         for cid, n in session.execute(
             select(FindingRow.call_id, func.count(distinct(Verdict.finding_id)))
-            .join(Verdict, Verdict.finding_id == FindingRow.id).where(FindingRow.call_id.in_(by_id))
+            .join(Verdict, Verdict.finding_id == FindingRow.id)
+            .where(FindingRow.call_id.in_(by_id), FindingRow.status == ACTIVE)
             .group_by(FindingRow.call_id)
         ):
             by_id[cid].reviewed = n
@@ -334,6 +337,7 @@ class FindingView:
     explanation: str
     segment_idx: int | None
     verdicts: list[VerdictView] = field(default_factory=list)
+    status: str = ACTIVE  # "superseded": no longer fires, kept for its verdicts (history, not counted)
 
     @property
     def chip(self) -> str:
@@ -439,7 +443,8 @@ def call_detail(session: Session, user: Principal, call_id: int) -> CallDetail:
         measures=call.measures or {}, audio_available=bool(call.path) and Path(call.path).is_file(),
         masked=not user.can("pii"), segments=segments,
         findings=[FindingView(fr.id, fr.label, fr.subtype, fr.speaker, fr.start, fr.end, mask(fr.span), fr.score,
-                              fr.source, mask(fr.explanation), fr.segment_idx, verdicts.get(fr.id, []))
+                              fr.source, mask(fr.explanation), fr.segment_idx, verdicts.get(fr.id, []),
+                              fr.status)
                   for fr in findings],
         notes=[NoteView(n.id, n.call_id, n.agent_id, n.author, mask(n.note), n.at)
                for n in session.scalars(select(CoachingNote).where(CoachingNote.call_id == call_id)
@@ -477,9 +482,7 @@ def save_verdict(session: Session, user: Principal, finding_id: int, verdict: st
     finding = session.get(FindingRow, finding_id)
     if finding is None:
         raise NotFound(f"finding {finding_id} does not exist")
-    row = Verdict(finding_id=finding_id, user=user.name, verdict=verdict, note=(note or "").strip() or None)
-    session.add(row)
-    session.flush()
+    row = add_verdict(session, finding_id, user.name, verdict, note)
     audit.record(session, user.name, "verdict", finding.call_id,
                  {"finding_id": finding_id, "verdict": verdict, "label": finding.label, "verdict_id": row.id})
     return row.id
@@ -539,7 +542,7 @@ def compliance_view(session: Session, user: Principal, f: Filters = Filters()) -
 
     chip = _chip_label().label("chip")
     not_dismissed = or_(lv.c.verdict.is_(None), lv.c.verdict != "dismiss")
-    viol = [_label_in(VIOLATION_LABELS), not_dismissed]
+    viol = [_label_in(VIOLATION_LABELS), not_dismissed, FindingRow.status == ACTIVE]
     confirmed = func.sum(case((lv.c.verdict == "confirm", 1), else_=0))
     by_rule = [
         {"label": r[0], "subtype": r[1], "source": r[2], "findings": r[3], "confirmed": int(r[4] or 0), "calls": r[5]}
@@ -658,7 +661,7 @@ def wellbeing_view(session: Session, user: Principal, f: Filters = Filters()) ->
     def per_day(*finding_conds: ColumnElement[bool]) -> dict[tuple[str, date | None], int]:
         return {(a, _as_day(d)): n for a, d, n in session.execute(
             select(Call.agent_id, day, func.count(FindingRow.id)).join(FindingRow, FindingRow.call_id == Call.id)
-            .where(*call_conds, *finding_conds).group_by(Call.agent_id, day))}
+            .where(*call_conds, FindingRow.status == ACTIVE, *finding_conds).group_by(Call.agent_id, day))}
 
     abusive = per_day(FindingRow.speaker == "customer", FindingRow.label.in_(("harassment", "threat")))
     stressed = per_day(FindingRow.speaker == "agent", FindingRow.label == "stress")

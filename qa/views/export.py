@@ -21,7 +21,7 @@ HEADINGS = {
            "complaint": "Complaint risk", "reasons": "Why this risk score", "findings": "Findings and verdicts",
            "label": "Label", "subtype": "Subtype", "speaker": "Speaker", "time": "Time (s)", "score": "Score",
            "source": "Rule or model", "why": "Explanation", "excerpt": "Transcript excerpt", "verdicts": "Verdicts",
-           "none": "not reviewed", "notes": "Coaching notes", "audit": "Audit trail", "at": "When (UTC)",
+           "none": "not reviewed", "superseded": "superseded: no longer fires, kept for its verdicts", "notes": "Coaching notes", "audit": "Audit trail", "at": "When (UTC)",
            "user": "User", "action": "Action", "detail": "Detail", "exported": "Exported by {user} at {at} UTC.",
            "masked": "ID, card and phone numbers and e-mails are masked in this export.",
            "transcript": "Full transcript"},
@@ -29,7 +29,7 @@ HEADINGS = {
            "started": "开始时间（UTC）", "language": "语言", "jurisdiction": "辖区", "risk": "风险分",
            "complaint": "投诉风险", "reasons": "风险分依据", "findings": "标记与复核结论", "label": "标签",
            "subtype": "子类", "speaker": "说话人", "time": "时间（秒）", "score": "分数", "source": "规则或模型",
-           "why": "原因", "excerpt": "转写摘录", "verdicts": "复核结论", "none": "未复核", "notes": "辅导记录",
+           "why": "原因", "excerpt": "转写摘录", "verdicts": "复核结论", "none": "未复核", "superseded": "已取代：重新分析后不再触发，因有复核结论而保留", "notes": "辅导记录",
            "audit": "审计记录", "at": "时间（UTC）", "user": "用户", "action": "操作", "detail": "详情",
            "exported": "由 {user} 于 {at} UTC 导出。", "masked": "本导出中的身份证号、卡号、电话号码和邮箱已遮蔽。",
            "transcript": "完整转写"},
@@ -56,7 +56,7 @@ vertical-align:top;text-align:left;font-size:0.9em}th{background:#f3f3f3}.muted{
 <h2>{{ h.findings }}</h2>
 <table><tr><th>#</th><th>{{ h.label }}</th><th>{{ h.speaker }}</th><th>{{ h.time }}</th><th>{{ h.score }}</th>
 <th>{{ h.source }}</th><th>{{ h.why }}</th><th>{{ h.excerpt }}</th><th>{{ h.verdicts }}</th></tr>
-{% for f, ex in rows %}<tr><td>{{ f.id }}</td><td>{{ f.label }}<br><span class="muted">{{ f.subtype }}</span></td>
+{% for f, ex in rows %}<tr><td>{{ f.id }}</td><td>{{ f.label }}<br><span class="muted">{{ f.subtype }}</span>{% if f.status == "superseded" %}<br><span class="muted">{{ h.superseded }}</span>{% endif %}</td>
 <td>{{ f.speaker or "" }}</td><td>{{ "%.1f"|format(f.start) if f.start is not none else "" }}–{{ "%.1f"|format(f.end) if f.end is not none else "" }}</td>
 <td>{{ "%.2f"|format(f.score) }}</td><td>{{ f.source }}</td><td>{{ f.explanation }}</td><td>{{ ex }}</td>
 <td>{% for v in f.verdicts %}{{ v.verdict }} · {{ v.user }} · {{ v.at.strftime("%Y-%m-%d %H:%M") }}{% if v.note %}: {{ v.note }}{% endif %}<br>{% else %}{{ h.none }}{% endfor %}</td></tr>
@@ -75,7 +75,7 @@ _env = Environment(autoescape=select_autoescape(default=True, default_for_string
 _template = _env.from_string(_TEMPLATE)
 
 CSV_COLUMNS = ("call_id", "agent_id", "started_at", "finding_id", "label", "subtype", "speaker", "start", "end",
-               "score", "source", "explanation", "span", "excerpt", "latest_verdict", "verdict_history")
+               "score", "source", "explanation", "span", "excerpt", "latest_verdict", "verdict_history", "status")
 
 
 def excerpt(detail: CallDetail, finding: FindingView, context: int = 1) -> str:
@@ -113,6 +113,7 @@ def render_csv(case: CaseFile) -> str:
             f"{f.score:.3f}", f.source, f.explanation, f.span, excerpt(d, f), f.latest or "",
             "; ".join(f"{v.at:%Y-%m-%d %H:%M} {v.user} {v.verdict}" + (f" ({v.note})" if v.note else "")
                       for v in f.verdicts),
+            f.status,
         ])
     return buf.getvalue()
 

@@ -1,6 +1,6 @@
 """Evaluate one call against a jurisdiction rule pack, using the account's stored call history.
 
-Pure functions over plain records: the database is read by `qa.assess.assessment`, not here.
+Pure functions over plain records: the caller reads the account's history from the store.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from qa.assess.compliance.packs import Rule, RulePack, parse_clock
 from qa.assess.conversation import is_connected
 from qa.text import PhraseSet
-from qa.records import Finding, Segment
+from qa.records import Finding, PriorCall, Segment
 
 log = logging.getLogger(__name__)
 
@@ -34,17 +34,6 @@ class CallFacts:
     customer_speech_s: float = 0.0
     segments: list[Segment] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)  # detector findings of this call
-
-
-@dataclass
-class PriorCall:
-    """Another stored call on the same account (status done)."""
-
-    call_id: int
-    started_at: datetime
-    direction: str | None
-    callee: str | None
-    customer_speech_s: float
 
 
 def as_utc(dt: datetime) -> datetime:

@@ -1,0 +1,150 @@
+"""The one path from a recording (or a transcript) to every result about a call.
+
+    analysis = analyze(audio_or_transcript, meta, history, settings)
+
+Pure: no database. The caller reads the account's and agent's history from `qa.store` beforehand
+(`qa.store.reports.call_history`) and persists the result afterwards (`qa.store.calls.save_analysis`).
+Ingest, watch, Ray workers, `callqa detect`, `set-agent` and `assess` all come through here, so a
+re-analysis is the same code as a first analysis.
+
+Stages, in order: decode checks -> speakers + ASR (recordings only) -> detection -> voice measures and voice
+stress -> conversation measures -> compliance rule pack -> call risk and complaint risk -> wellbeing exposure.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from typing import Any
+
+from qa.audio import AudioError, is_silent
+from qa.config import Settings, get_settings
+from qa.records import (
+    CallAnalysis,
+    CallHistory,
+    CallMeta,
+    DecodedAudio,
+    Finding,
+    Segment,
+    Transcript,
+)
+
+log = logging.getLogger(__name__)
+
+
+def transcribe(audio: DecodedAudio, meta: CallMeta, settings: Settings, transcriber: Any = None
+               ) -> tuple[Transcript, str]:
+    """Speakers and ASR: the merged transcript and the ASR model's name. Raises AudioError on no speech."""
+    from qa.asr.engine import get_transcriber
+    from qa.asr.transcribe import transcribe_call
+
+    if is_silent(audio.samples):
+        raise AudioError("silent recording: no speech to transcribe")
+    asr = transcriber or get_transcriber(settings)
+    transcript = transcribe_call(audio, meta, asr)
+    if not transcript.segments:
+        raise AudioError("no speech was recognised in the recording")
+    return transcript, asr.spec.name
+
+
+def _voice(segments: list[Segment], audio: DecodedAudio | None, history: CallHistory,
+           detector: list[Finding]) -> tuple[list[Segment], list[Finding], dict[str, object]]:
+    """Measure voices (when audio is given; else keep each turn's stored measures), z-score agent turns against
+    the agent's baseline, and find voice-stress passages."""
+    from qa.assess.acoustics import build_baseline, load_config, measure_segments, stress_findings, zscores
+    from qa.assess.scoring import is_abuse_received
+
+    raw = measure_segments(audio, segments) if audio is not None else [s.voice for s in segments]
+    baseline = build_baseline(history.agent_voice)
+    core = list(load_config()["flag"]["core"])
+    arousal: list[float] = []
+    voices: list[dict[str, Any] | None] = []
+    out: list[Segment] = []
+    for seg, measured in zip(segments, raw):
+        v = dict(measured) if measured else None
+        stored = v
+        if v is not None:
+            v.pop("z", None)
+            stored = dict(v)
+            if seg.speaker == "agent":
+                z = zscores(v, baseline)
+                got = [z[k] for k in core if k in z]
+                if got:
+                    arousal.append(sum(got) / len(got))
+                stored = {**v, "z": z}
+        voices.append(v)
+        out.append(replace(seg, voice=stored))
+    corroborating = [f for f in detector if is_abuse_received(f) or (f.label == "stress" and f.speaker == "agent")]
+    found = stress_findings(out, voices, baseline, corroborating)
+    summary = {"baseline": baseline.source, "baseline_calls": baseline.n_calls, "turns_measured": len(arousal),
+               "agent_arousal": round(sum(arousal) / len(arousal), 2) if arousal else None}
+    return out, found, summary
+
+
+def _compliance(call_id: int | None, meta: CallMeta, transcript: Transcript, detector: list[Finding],
+                customer_speech_s: float, history: CallHistory, settings: Settings) -> list[Finding]:
+    from qa.assess.compliance import CallFacts, RulePackError, check_call, load_pack
+
+    code = meta.jurisdiction or settings.default_jurisdiction
+    try:
+        pack = load_pack(code)
+    except RulePackError as exc:
+        log.error("call %s: %s; compliance rules skipped", call_id, exc)
+        return []
+    facts = CallFacts(
+        call_id=call_id, started_at=meta.started_at, timezone=meta.timezone, account_id=meta.account_id,
+        agent_id=meta.agent_id, callee=meta.callee, direction=meta.direction, duration=transcript.duration,
+        customer_speech_s=customer_speech_s, segments=transcript.segments, findings=detector)
+    return check_call(pack, facts, history.account_calls)
+
+
+def analyze(source: DecodedAudio | Transcript, meta: CallMeta, history: CallHistory | None = None,
+            settings: Settings | None = None, *, audio: DecodedAudio | None = None,
+            detected: list[Finding] | None = None, transcriber: Any = None,
+            classifier: Any = None, call_id: int | None = None) -> CallAnalysis:
+    """Every result about one call.
+
+    `source`: the decoded recording (transcribed here) or a stored transcript (no re-transcription).
+    `history`: the account's other calls and the agent's earlier voice turns (empty when not given).
+    `audio`: with a transcript source, the recording to measure voices on; without it, each segment's
+    stored voice measures are used.
+    `detected`: detector findings already decided (`callqa assess`: rules and scores re-run, detection not);
+    None runs detection. `transcriber`, `classifier`: loaded models to reuse (loaded once per process if None).
+    `call_id`: the stored call's id, when there is one (named in explanations and logs).
+    """
+    from qa.assess.conversation import measure
+    from qa.assess.scoring import score_call
+    from qa.assess.wellbeing import call_exposure
+    from qa.detect import detect_transcript
+
+    settings = settings or get_settings()
+    history = history or CallHistory()
+    asr_model: str | None = None
+    if isinstance(source, DecodedAudio):
+        audio = source
+        transcript, asr_model = transcribe(source, meta, settings, transcriber)
+    else:
+        transcript = source
+    if call_id is not None:
+        transcript = replace(transcript, call_id=call_id)
+    if audio is not None:  # the recording's length, as stored on the call (measures and rules use it)
+        transcript = replace(transcript, duration=float(audio.info.duration))
+
+    detector = list(detected) if detected is not None else detect_transcript(transcript, meta, settings,
+                                                                             classifier=classifier)
+    segments, stress, voice_summary = _voice(transcript.segments, audio, history, detector)
+    transcript = replace(transcript, segments=segments)
+    conv = measure(segments, transcript.duration)
+    measures = conv.to_json()
+    measures["voice"] = voice_summary
+    compliance = _compliance(transcript.call_id, meta, transcript, detector, conv.customer_speech_s, history,
+                             settings)
+    findings = [*detector, *compliance, *stress]
+    score = score_call(findings, measures)
+    log.info("analysed call %s: risk %.0f, complaint %.2f, %d detector, %d compliance, %d voice-stress findings",
+             transcript.call_id, score.risk, score.complaint_risk, len(detector), len(compliance), len(stress))
+    return CallAnalysis(
+        transcript=transcript, findings=findings, measures=measures, risk=score.risk,
+        complaint_risk=score.complaint_risk, score_reasons=score.reasons_json(),
+        exposure=call_exposure(findings, measures), audio=audio.info if audio is not None else None,
+        asr_model=asr_model)
