@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from qa.access.auth import Principal
-from qa.views import dashboard as q
+from qa.views.queue import riskiest_call_id
 from qa.store.db import session_scope
 from qa.access.users import add_user, set_active
 from tests.dashboard_seed import PASSWORDS, seed
@@ -94,7 +94,7 @@ def test_sign_in_and_open_riskiest_call(dashboard_server: str, dashboard_db: tup
     sync_api = pytest.importorskip("playwright.sync_api")
     url, name, password = dashboard_db
     with session_scope(url) as s:
-        riskiest = q.riskiest_call_id(s, Principal(name, "compliance"))
+        riskiest = riskiest_call_id(s, Principal(name, "compliance"))
     assert riskiest is not None, "the database has no processed calls"
     OUTPUT.mkdir(parents=True, exist_ok=True)
 

@@ -274,7 +274,8 @@ def test_dashboard_loads_no_model_libraries():
     import sys
 
     code = ("import sys; from qa.dashboard import ui; import altair, pandas; "
-            "import qa.views.dashboard, qa.views.export, qa.access.auth, qa.access.redact, qa.cli.admin; "
+            "import qa.views.overview, qa.views.queue, qa.views.call, qa.views.compliance, qa.views.wellbeing, "
+            "qa.views.audit, qa.views.export, qa.access.auth, qa.access.redact, qa.cli.admin; "
             "bad = [m for m in ('torch', 'faster_whisper', 'transformers', 'ctranslate2', 'qa.asr.engine') if m in sys.modules]; "
             "assert not bad, bad")
     result = subprocess.run([sys.executable, "-c", code], cwd=APP.parents[1], capture_output=True, text=True)

@@ -154,7 +154,7 @@ def export_labels(
 ) -> None:
     """Write reviewers' verdicts as JSONL training labels (text, speaker, label, verdict; latest verdict per finding)."""
     from qa.access import audit
-    from qa.views.dashboard import iter_training_labels
+    from qa.views.export import iter_training_labels
     from qa.store.db import session_scope
 
     url = open_db(db)
@@ -163,7 +163,7 @@ def export_labels(
     try:
         with session_scope(url) as session:
             for row in iter_training_labels(session, mask=mask_pii):
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                out.write(json.dumps(row.to_json(), ensure_ascii=False) + "\n")
                 n += 1
             audit.record(session, os.environ.get("USER", "cli"), "export_labels", detail={"labels": n, "masked": mask_pii})
     finally:

@@ -1,6 +1,6 @@
 """Shared pieces of the dashboard pages: strings, sign-in state, database access, sidebar filters.
 
-Pages call `qa.views.dashboard` through `run_query`, which opens the session and turns the store's
+Pages call the `qa.views` page modules through `run_query`, which opens the session and turns the store's
 PermissionDenied / NotFound into clear messages. Nothing here loads a model.
 """
 
@@ -20,7 +20,7 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from qa.access.auth import Principal, PermissionDenied, reload_principal, session_expired, session_timeout_s, sign_in
-from qa.views.dashboard import NotFound
+from qa.views.common import NotFound
 from qa.data import load as load_data
 
 log = logging.getLogger("callqa.dashboard")
@@ -81,7 +81,7 @@ def db_url() -> str:
 
 
 def run_query(fn: Callable[..., T], user: Principal | None, *args: Any, **kwargs: Any) -> T:
-    """Run a `qa.views.dashboard` function in a session; stop the page with a clear message on refusal."""
+    """Run a `qa.views` function in a session; stop the page with a clear message on refusal."""
     from qa.store.db import session_scope
 
     try:
@@ -104,12 +104,13 @@ def run_query(fn: Callable[..., T], user: Principal | None, *args: Any, **kwargs
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def _cached(url: str, fn_name: str, user: Principal, args: tuple[Any, ...]) -> Any:
-    from qa.views import dashboard
+def _cached(url: str, module: str, fn_name: str, user: Principal, args: tuple[Any, ...]) -> Any:
+    import importlib
+
     from qa.store.db import session_scope
 
     with session_scope(url) as session:
-        return getattr(dashboard, fn_name)(session, user, *args)
+        return getattr(importlib.import_module(module), fn_name)(session, user, *args)
 
 
 def cached_query(fn: Callable[..., T], user: Principal, *args: Any) -> T:
@@ -118,7 +119,7 @@ def cached_query(fn: Callable[..., T], user: Principal, *args: Any) -> T:
     The role check still runs on every miss; errors are not cached.
     """
     try:
-        return _cached(db_url(), fn.__name__, user, args)
+        return _cached(db_url(), fn.__module__, fn.__name__, user, args)
     except (PermissionDenied, NotFound, SQLAlchemyError):
         return run_query(fn, user, *args)  # shows the message and stops
 
@@ -241,7 +242,7 @@ def page_guard(capability: str) -> Principal:
 
 
 def sidebar_filters(user: Principal, labels: bool = False, search: bool = False) -> Any:
-    from qa.views.dashboard import CHIP_LABELS, Filters, filter_options
+    from qa.views.common import CHIP_LABELS, Filters, filter_options
 
     opts = cached_query(filter_options, user)
     sb = st.sidebar

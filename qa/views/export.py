@@ -1,19 +1,49 @@
 """Case export for regulators and internal review: one HTML file and one CSV per call.
 
-Input is a `qa.views.dashboard.CaseFile`, which is already masked for roles without the "pii"
-capability, so an export never shows more than its author may see. HTML is rendered by Jinja2 with
-autoescaping (transcripts are untrusted text).
+A `CaseFile` (from `case_file`) is already masked for roles without the "pii" capability, so an
+export never shows more than its author may see. HTML is rendered by Jinja2 with autoescaping
+(transcripts are untrusted text). Also the training-label export behind `callqa export-labels`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, select_autoescape
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
 
-from qa.views.dashboard import CallDetail, CaseFile, FindingView
+from qa.access import audit
+from qa.access.auth import Principal, require
+from qa.access.redact import PII_SPOKEN, mask_pii
+from qa.store.models import Call, FindingRow, SegmentRow
+from qa.views.audit import AuditRow, call_trail
+from qa.views.call import CallDetail, FindingView, call_detail
+from qa.views.common import latest_verdict_subquery
+
+
+@dataclass
+class CaseFile:
+    detail: CallDetail
+    audit: list[AuditRow]
+    exported_by: str
+    exported_at: datetime
+    masked: bool
+
+
+def case_file(session: Session, user: Principal, call_id: int) -> CaseFile:
+    """Everything a case export holds, audited as "export"; masked for roles without "pii"."""
+    require(user, "export")
+    detail = call_detail(session, user, call_id)
+    audit.record(session, user.name, "export", call_id, {"format": "case"})
+    return CaseFile(detail=detail, audit=call_trail(session, call_id), exported_by=user.name,
+                    exported_at=datetime.now(UTC), masked=detail.masked)
 
 HEADINGS = {
     "en": {"title": "Case file: call {call_id}", "call": "Call", "agent": "Agent", "team": "Team",
@@ -125,3 +155,58 @@ def write_case(case: CaseFile, folder: Path, lang: str = "en") -> tuple[Path, Pa
     html_path.write_text(render_html(case, lang), encoding="utf-8")
     csv_path.write_text(render_csv(case), encoding="utf-8-sig")
     return html_path, csv_path
+
+
+# ---------------------------------------------------------------- training labels (CLI, not role-scoped)
+
+
+@dataclass
+class TrainingLabel:
+    """One reviewed finding as a training example: the utterance, its label and the latest verdict."""
+
+    text: str
+    span: str
+    speaker: str | None
+    label: str
+    subtype: str
+    verdict: str
+    finding_id: int
+    call_id: int
+    language: str | None
+    source: str
+    score: float
+    start: float | None
+    end: float | None
+    reviewer: str
+    at: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def iter_training_labels(session: Session, mask: bool = False, batch: int = 1000) -> Iterator[TrainingLabel]:
+    """Latest verdict per finding as a training label.
+
+    Used by `callqa export-labels` (an operator command with database access, so not role-scoped).
+    """
+    lv = latest_verdict_subquery()
+    seg = SegmentRow
+    stmt = (
+        select(FindingRow.id, FindingRow.call_id, FindingRow.label, FindingRow.subtype, FindingRow.speaker,
+               FindingRow.span, FindingRow.source, FindingRow.score, FindingRow.start, FindingRow.end,
+               lv.c.verdict, lv.c.user, lv.c.at, Call.language, seg.text)
+        .join(lv, lv.c.finding_id == FindingRow.id).join(Call, Call.id == FindingRow.call_id)
+        .outerjoin(seg, and_(seg.call_id == FindingRow.call_id, seg.idx == FindingRow.segment_idx))
+        .order_by(FindingRow.id)
+    )
+    for r in session.execute(stmt.execution_options(yield_per=batch)):
+        (fid, cid, label, subtype, speaker, span, source, score, start, end, verdict, vuser, vat,
+         language, text) = r
+        spans = [span] if subtype == PII_SPOKEN else []
+        text = text if text is not None else span
+        yield TrainingLabel(
+            text=mask_pii(text, spans) if mask else text, span=mask_pii(span, spans) if mask else span,
+            speaker=speaker, label=label, subtype=subtype, verdict=verdict, finding_id=fid, call_id=cid,
+            language=language, source=source, score=score, start=start, end=end, reviewer=vuser,
+            at=vat.isoformat() if vat else None,
+        )

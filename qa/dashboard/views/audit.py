@@ -7,20 +7,20 @@ import streamlit as st
 from qa.dashboard import ui
 
 from qa.access.audit import ACTIONS
-from qa.views import dashboard as q
+from qa.views.audit import audit_log, audit_users
 
 PAGE_SIZE = 100
 
 user = ui.page_guard("audit")
 st.title(ui.t("page_audit"))
-users = ui.run_query(q.audit_users, user)
+users = ui.run_query(audit_users, user)
 c1, c2, c3, c4 = st.columns(4)
 who = c1.selectbox(ui.t("user"), [None, *users], format_func=lambda v: ui.t("all") if v is None else v, key="a_user")
 action = c2.selectbox(ui.t("action"), [None, *ACTIONS], format_func=lambda v: ui.t("all") if v is None else v,
                       key="a_action")
 call_id = c3.number_input(ui.t("call"), min_value=0, value=0, step=1, key="a_call", help="0 = all")
 page_no = c4.number_input(ui.t("page_number"), min_value=1, value=1, step=1, key="a_page")
-result = ui.run_query(q.audit_log, user, who, action, int(call_id) or None, None, None, PAGE_SIZE,
+result = ui.run_query(audit_log, user, who, action, int(call_id) or None, None, None, PAGE_SIZE,
                       (int(page_no) - 1) * PAGE_SIZE)
 st.caption(ui.t("audit_caption", total=f"{result.total:,}"))
 if not result.rows:

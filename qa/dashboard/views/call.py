@@ -7,8 +7,8 @@ import pandas as pd
 import streamlit as st
 from qa.dashboard import ui
 
-from qa.views import dashboard as q
-from qa.views.dashboard import VERDICTS
+from qa.views import call as q
+from qa.views.common import VERDICTS
 
 user = ui.page_guard("call")
 call_id = st.session_state.get("call_id") or st.query_params.get("call")
@@ -168,12 +168,12 @@ if user.can("coaching"):
 
 # ------------------------------------------------------------ export
 if user.can("export"):
-    from qa.views.export import render_csv, render_html
+    from qa.views.export import case_file, render_csv, render_html
 
     st.subheader(ui.t("export_case"))
     export_key = f"export_{call_id}"
     if st.button(ui.t("prepare_export"), key="prepare_export"):
-        case = ui.run_query(q.case_file, user, call_id)
+        case = ui.run_query(case_file, user, call_id)
         st.session_state[export_key] = (render_html(case, ui.lang()), render_csv(case))
     if export_key in st.session_state:
         html_doc, csv_doc = st.session_state[export_key]

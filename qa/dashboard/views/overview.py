@@ -5,12 +5,12 @@ import pandas as pd
 import streamlit as st
 from qa.dashboard import ui
 
-from qa.views import dashboard as q
+from qa.views.overview import overview
 
 user = ui.page_guard("overview")
 st.title(ui.t("page_overview"))
 filters = ui.sidebar_filters(user)
-data = ui.cached_query(q.overview, user, filters)
+data = ui.cached_query(overview, user, filters)
 
 if not data.processed:
     st.info(ui.t("no_calls"))

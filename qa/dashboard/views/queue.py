@@ -4,7 +4,7 @@ import pandas as pd
 import streamlit as st
 from qa.dashboard import ui
 
-from qa.views import dashboard as q
+from qa.views.queue import review_queue
 
 PAGE_SIZE = 50
 
@@ -17,7 +17,7 @@ if st.session_state.get("queue_filters") != filters:
     st.session_state["queue_filters"] = filters
     st.session_state["queue_cursors"] = [None]
 cursors = st.session_state["queue_cursors"]
-page = ui.run_query(q.review_queue, user, filters, cursors[-1], PAGE_SIZE)
+page = ui.run_query(review_queue, user, filters, cursors[-1], PAGE_SIZE)
 
 if page.total is not None:
     st.caption(ui.t("queue_caption", total=f"{page.total:,}"))

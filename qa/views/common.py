@@ -1,0 +1,158 @@
+"""What every page view shares: the sidebar filters, call conditions, label grouping, masking, not-found.
+
+Pages never touch SQLAlchemy. Every view function takes the signed-in `Principal` and refuses
+(PermissionDenied, from `qa.access.auth.require`) what the role may not see, so hiding a page is never
+the only protection. Text goes through `qa.access.redact` for roles without the "pii" capability.
+All SQL is built with SQLAlchemy expressions (bound parameters only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import case, exists, func, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from qa.access.auth import Principal, require
+from qa.access.redact import mask_pii
+from qa.records import LABELS
+from qa.store.models import Call, FindingRow, Verdict
+
+VERDICTS: tuple[str, ...] = ("confirm", "dismiss", "escalate")
+#: Labels shown as chips and in violation tables; "compliance" groups every compliance/<rule> label.
+CHIP_LABELS: tuple[str, ...] = (*LABELS, "compliance")
+VIOLATION_LABELS: tuple[str, ...] = ("threat", "harassment", "privacy", "compliance")
+DONE = "done"
+
+Mask = Callable[[str | None], str | None]
+
+
+class NotFound(LookupError):
+    pass
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the sidebar selects. Hashable, so pages can cache on it."""
+
+    date_from: date | None = None
+    date_to: date | None = None  # inclusive
+    teams: tuple[str, ...] = ()
+    agents: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    jurisdictions: tuple[str, ...] = ()
+    labels: tuple[str, ...] = ()  # queue: calls with any of these labels
+    min_risk: float | None = None
+    search: str = ""  # transcript text, Chinese or English
+
+    def calls_only(self) -> Filters:
+        """The same selection without the queue-only parts (labels, risk floor, text search)."""
+        return Filters(self.date_from, self.date_to, self.teams, self.agents, self.languages, self.jurisdictions)
+
+
+@dataclass
+class FilterOptions:
+    teams: list[str]
+    agents: list[str]
+    languages: list[str]
+    jurisdictions: list[str]
+    first_day: date | None
+    last_day: date | None
+
+
+def utc_midnight(d: date) -> datetime:
+    return datetime.combine(d, time.min, tzinfo=UTC)
+
+
+def call_conditions(f: Filters) -> list[ColumnElement[bool]]:
+    conds: list[ColumnElement[bool]] = [Call.status == DONE]
+    if f.date_from:
+        conds.append(Call.started_at >= utc_midnight(f.date_from))
+    if f.date_to:
+        conds.append(Call.started_at < utc_midnight(f.date_to + timedelta(days=1)))
+    if f.teams:
+        conds.append(Call.team.in_(f.teams))
+    if f.agents:
+        conds.append(Call.agent_id.in_(f.agents))
+    if f.languages:
+        conds.append(Call.language.in_(f.languages))
+    if f.jurisdictions:
+        conds.append(Call.jurisdiction.in_(f.jurisdictions))
+    if f.min_risk is not None:
+        conds.append(Call.risk_score >= f.min_risk)
+    if f.labels:
+        conds.append(exists().where(FindingRow.call_id == Call.id, label_in(f.labels)))
+    return conds
+
+
+def label_in(labels: tuple[str, ...]) -> ColumnElement[bool]:
+    exact = [lb for lb in labels if lb != "compliance"]
+    parts: list[ColumnElement[bool]] = []
+    if exact:
+        parts.append(FindingRow.label.in_(exact))
+    if "compliance" in labels:
+        parts.append(FindingRow.label.like("compliance%"))
+    return or_(*parts)
+
+
+def chip_label() -> ColumnElement[str]:
+    return case((FindingRow.label.like("compliance%"), "compliance"), else_=FindingRow.label)
+
+
+def as_day(value: object) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def latest_verdict_subquery():  # type: ignore[no-untyped-def]
+    """finding_id -> its latest verdict (verdict, user, at)."""
+    last = select(Verdict.finding_id, func.max(Verdict.id).label("vid")).group_by(Verdict.finding_id).subquery()
+    return (select(Verdict.finding_id, Verdict.verdict, Verdict.user, Verdict.at)
+            .join(last, last.c.vid == Verdict.id).subquery())
+
+
+def get_call(session: Session, call_id: int) -> Call:
+    call = session.get(Call, call_id)
+    if call is None:
+        raise NotFound(f"call {call_id} does not exist")
+    return call
+
+
+def masker(user: Principal, pii_spans: list[str]) -> Mask:
+    """The masking function for `user`: identity for roles with "pii", `mask_pii` otherwise."""
+    if user.can("pii"):
+        return lambda text: text
+    return lambda text: mask_pii(text, pii_spans) if isinstance(text, str) else text
+
+
+def mask_json(value: Any, mask: Mask) -> Any:
+    if isinstance(value, str):
+        return mask(value)
+    if isinstance(value, list):
+        return [mask_json(v, mask) for v in value]
+    if isinstance(value, dict):
+        return {k: mask_json(v, mask) for k, v in value.items()}
+    return value
+
+
+def filter_options(session: Session, user: Principal) -> FilterOptions:
+    require(user, "overview")
+
+    def distinct_values(col: Any) -> list[str]:
+        return [v for v in session.scalars(select(col).where(col.is_not(None)).distinct().order_by(col))]
+
+    first, last = session.execute(select(func.min(Call.started_at), func.max(Call.started_at))).one()
+    return FilterOptions(
+        teams=distinct_values(Call.team), agents=distinct_values(Call.agent_id),
+        languages=distinct_values(Call.language), jurisdictions=distinct_values(Call.jurisdiction),
+        first_day=as_day(first), last_day=as_day(last),
+    )

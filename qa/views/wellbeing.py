@@ -1,0 +1,146 @@
+"""Agent wellbeing page (managers, admin): wellbeing index per day, abuse received, stress against the
+agent's own baseline, alerts with evidence, coaching notes. A manager with a team sees that team only."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.elements import ColumnElement
+
+from qa.access.auth import Principal, require
+from qa.store.models import AgentDay, Alert, Call, CoachingNote, FindingRow
+from qa.views.call import NoteView
+from qa.views.common import Filters, as_day, call_conditions, mask_json, masker
+
+
+@dataclass
+class AgentDayView:
+    agent_id: str
+    team: str | None
+    day: date
+    calls: int
+    wellbeing: float
+    metrics: dict[str, float] = field(default_factory=dict)  # the index's numeric inputs
+
+
+@dataclass
+class AbuseDay:
+    agent_id: str
+    day: date | None
+    abusive_findings: int
+    calls: int
+
+
+@dataclass
+class StressDay:
+    agent_id: str
+    day: date | None
+    stress_findings: int
+    calls: int
+    rate: float
+    baseline: float = 0.0  # the agent's rate over the whole period
+
+
+@dataclass
+class AlertView:
+    id: int
+    agent_id: str
+    day: date | None
+    kind: str
+    severity: str
+    status: str
+    message: str
+    evidence: dict[str, Any]  # JSON as stored, masked for roles without "pii"
+
+
+@dataclass
+class WellbeingView:
+    agents: list[str]
+    agent_team: dict[str, str | None]
+    days: list[AgentDayView]
+    abuse: list[AbuseDay]
+    stress: list[StressDay]
+    alerts: list[AlertView]
+    notes: list[NoteView]
+
+
+def _agent_scope(session: Session, user: Principal, f: Filters) -> dict[str, str | None]:
+    """Agents the user may see -> their team (from their latest call). A manager with a team sees that team."""
+    stmt = select(Call.agent_id, Call.team, func.max(Call.started_at)).where(Call.agent_id.is_not(None)) \
+        .group_by(Call.agent_id, Call.team)
+    latest: dict[str, tuple[datetime | None, str | None]] = {}
+    for agent, team, at in session.execute(stmt):
+        if agent not in latest or (at is not None and (latest[agent][0] is None or at > latest[agent][0])):
+            latest[agent] = (at, team)
+    for agent in session.scalars(select(AgentDay.agent_id).distinct()):
+        latest.setdefault(agent, (None, None))
+    scope = {a: t for a, (_, t) in latest.items()}
+    if user.role == "manager" and user.team:
+        scope = {a: t for a, t in scope.items() if t == user.team}
+    if f.teams:
+        scope = {a: t for a, t in scope.items() if t in f.teams}
+    if f.agents:
+        scope = {a: t for a, t in scope.items() if a in f.agents}
+    return dict(sorted(scope.items()))
+
+
+def wellbeing_view(session: Session, user: Principal, f: Filters = Filters()) -> WellbeingView:
+    require(user, "wellbeing")
+    scope = _agent_scope(session, user, f)
+    agents = list(scope)
+    mask = masker(user, [])
+    if not agents:
+        return WellbeingView([], {}, [], [], [], [], [])
+    day_conds = [AgentDay.agent_id.in_(agents)]
+    if f.date_from:
+        day_conds.append(AgentDay.day >= f.date_from)
+    if f.date_to:
+        day_conds.append(AgentDay.day <= f.date_to)
+    days = [AgentDayView(row.agent_id, scope.get(row.agent_id), row.day, row.calls, row.wellbeing,
+                         {k: float(v) for k, v in (row.metrics or {}).items()
+                          if isinstance(v, (int, float)) and not isinstance(v, bool)})
+            for row in session.scalars(select(AgentDay).where(*day_conds).order_by(AgentDay.day, AgentDay.agent_id))]
+
+    call_conds = call_conditions(Filters(f.date_from, f.date_to)) + [Call.agent_id.in_(agents),
+                                                                      Call.started_at.is_not(None)]
+    day = func.date(Call.started_at).label("day")
+    calls_per_day = {(a, as_day(d)): n for a, d, n in session.execute(
+        select(Call.agent_id, day, func.count(Call.id)).where(*call_conds).group_by(Call.agent_id, day))}
+
+    def per_day(*finding_conds: ColumnElement[bool]) -> dict[tuple[str, date | None], int]:
+        return {(a, as_day(d)): n for a, d, n in session.execute(
+            select(Call.agent_id, day, func.count(FindingRow.id)).join(FindingRow, FindingRow.call_id == Call.id)
+            .where(*call_conds, *finding_conds).group_by(Call.agent_id, day))}
+
+    abusive = per_day(FindingRow.speaker == "customer", FindingRow.label.in_(("harassment", "threat")))
+    stressed = per_day(FindingRow.speaker == "agent", FindingRow.label == "stress")
+    ordered = sorted(calls_per_day.items(), key=lambda kv: (kv[0][1] or date.min, kv[0][0]))
+    abuse = [AbuseDay(a, d, abusive.get((a, d), 0), n) for (a, d), n in ordered]
+    stress = [StressDay(a, d, stressed.get((a, d), 0), n, stressed.get((a, d), 0) / n if n else 0.0)
+              for (a, d), n in ordered]
+    totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    for s in stress:
+        totals[s.agent_id][0] += s.stress_findings
+        totals[s.agent_id][1] += s.calls
+    for s in stress:
+        found, calls = totals[s.agent_id]
+        s.baseline = found / calls if calls else 0.0
+
+    alert_conds = [Alert.agent_id.in_(agents)]
+    if f.date_from:
+        alert_conds.append(or_(Alert.day.is_(None), Alert.day >= f.date_from))
+    if f.date_to:
+        alert_conds.append(or_(Alert.day.is_(None), Alert.day <= f.date_to))
+    alerts = [AlertView(a.id, a.agent_id, a.day, a.kind, a.severity, a.status, mask(a.message) or "",
+                        mask_json(a.evidence or {}, mask))
+              for a in session.scalars(select(Alert).where(*alert_conds).order_by(Alert.created_at.desc()).limit(500))]
+    notes = [NoteView(n.id, n.call_id, n.agent_id, n.author, mask(n.note) or "", n.at)
+             for n in session.scalars(select(CoachingNote).where(CoachingNote.agent_id.in_(agents))
+                                      .order_by(CoachingNote.at.desc()).limit(500))]
+    return WellbeingView(agents=agents, agent_team=scope, days=days, abuse=abuse, stress=stress, alerts=alerts,
+                         notes=notes)
