@@ -12,7 +12,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from qa.access.auth import Principal, require
 from qa.store.models import AuditEvent
-from qa.views.common import utc_midnight
+from qa.views.common import day_start
 
 
 @dataclass
@@ -47,9 +47,9 @@ def audit_log(session: Session, user: Principal, user_name: str | None = None, a
     if call_id is not None:
         conds.append(AuditEvent.call_id == call_id)
     if date_from:
-        conds.append(AuditEvent.at >= utc_midnight(date_from))
+        conds.append(AuditEvent.at >= day_start(date_from))
     if date_to:
-        conds.append(AuditEvent.at < utc_midnight(date_to + timedelta(days=1)))
+        conds.append(AuditEvent.at < day_start(date_to + timedelta(days=1)))
     total = session.scalar(select(func.count(AuditEvent.id)).where(*conds)) or 0
     rows = [AuditRow.of(e) for e in session.scalars(
         select(AuditEvent).where(*conds).order_by(AuditEvent.at.desc(), AuditEvent.id.desc())

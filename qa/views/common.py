@@ -4,18 +4,28 @@ Pages never touch SQLAlchemy. Every view function takes the signed-in `Principal
 (PermissionDenied, from `qa.access.auth.require`) what the role may not see, so hiding a page is never
 the only protection. Text goes through `qa.access.redact` for roles without the "pii" capability.
 All SQL is built with SQLAlchemy expressions (bound parameters only).
+
+Days are the site's calendar days (`Settings.default_timezone`), the same days the wellbeing index
+uses: date filters, trend charts and wellbeing charts all bucket a call by `site_day(started_at)`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import case, exists, func, or_, select
+from sqlalchemy import String, case, exists, func, or_, select
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
+
+from qa.config import get_settings
 
 from qa.access.auth import Principal, require
 from qa.access.redact import mask_pii
@@ -64,16 +74,62 @@ class FilterOptions:
     last_day: date | None
 
 
-def utc_midnight(d: date) -> datetime:
-    return datetime.combine(d, time.min, tzinfo=UTC)
+def site_zone() -> ZoneInfo:
+    """The site's time zone (Settings.default_timezone): the zone of every day shown on the dashboard."""
+    return ZoneInfo(get_settings().default_timezone)
+
+
+def site_day(at: datetime) -> date:
+    """The site's calendar day of a stored (UTC) time: how the wellbeing index and every chart bucket calls."""
+    return at.astimezone(site_zone()).date()
+
+
+def day_start(d: date) -> datetime:
+    """The first instant of site day `d`, in UTC (for comparing with stored times)."""
+    return datetime.combine(d, time.min, tzinfo=site_zone()).astimezone(UTC)
+
+
+class utc_hour(FunctionElement[str]):
+    """A stored time truncated to its UTC hour, as text "YYYY-MM-DD HH" (portable GROUP BY key).
+
+    Counts grouped by UTC hour are summed into site days in Python (`hours_to_site_days`), so every
+    backend buckets by the site's day, daylight-saving changes included, without per-row transfer.
+    """
+
+    type = String()
+    inherit_cache = True
+
+
+@compiles(utc_hour, "sqlite")
+def _utc_hour_sqlite(element: utc_hour, compiler: SQLCompiler, **kw: Any) -> str:
+    return "strftime('%%Y-%%m-%%d %%H', %s)" % compiler.process(element.clauses, **kw)
+
+
+@compiles(utc_hour)
+def _utc_hour_default(element: utc_hour, compiler: SQLCompiler, **kw: Any) -> str:  # PostgreSQL
+    return "to_char((%s) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')" % compiler.process(element.clauses, **kw)
+
+
+def hour_day(hour: str) -> date:
+    """The site day of a `utc_hour` key. Zones with a half-hour offset put a boundary hour on the later day."""
+    return site_day(datetime.strptime(hour[:13], "%Y-%m-%d %H").replace(tzinfo=UTC) + timedelta(minutes=59))
+
+
+def hours_to_site_days(rows: Iterable[tuple[Any, ...]]) -> Counter[tuple[Any, ...]]:
+    """Sum rows of (*key, utc_hour, count) into a Counter of (*key, site day) -> count."""
+    out: Counter[tuple[Any, ...]] = Counter()
+    for *key, hour, n in rows:
+        if hour is not None:
+            out[(*key, hour_day(hour))] += int(n or 0)
+    return out
 
 
 def call_conditions(f: Filters) -> list[ColumnElement[bool]]:
     conds: list[ColumnElement[bool]] = [Call.status == DONE]
     if f.date_from:
-        conds.append(Call.started_at >= utc_midnight(f.date_from))
+        conds.append(Call.started_at >= day_start(f.date_from))
     if f.date_to:
-        conds.append(Call.started_at < utc_midnight(f.date_to + timedelta(days=1)))
+        conds.append(Call.started_at < day_start(f.date_to + timedelta(days=1)))
     if f.teams:
         conds.append(Call.team.in_(f.teams))
     if f.agents:
@@ -154,5 +210,5 @@ def filter_options(session: Session, user: Principal) -> FilterOptions:
     return FilterOptions(
         teams=distinct_values(Call.team), agents=distinct_values(Call.agent_id),
         languages=distinct_values(Call.language), jurisdictions=distinct_values(Call.jurisdiction),
-        first_day=as_day(first), last_day=as_day(last),
+        first_day=site_day(first) if first else None, last_day=site_day(last) if last else None,
     )

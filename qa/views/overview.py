@@ -1,7 +1,8 @@
-"""Overview page: calls processed, flagged share by label, risk distribution, daily trend, top rules."""
+"""Overview page: calls processed, flagged share by label, risk distribution, daily trend (site days), top rules."""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date
 
@@ -10,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from qa.access.auth import Principal, require
 from qa.store.models import Call, FindingRow
-from qa.views.common import Filters, as_day, call_conditions, chip_label
+from qa.views.common import Filters, call_conditions, chip_label, hour_day, utc_hour
 
 RISK_BUCKETS: tuple[int, ...] = tuple(range(0, 100, 10))
 
@@ -66,15 +67,20 @@ def overview(session: Session, user: Principal, f: Filters = Filters()) -> Overv
     for b, n in session.execute(select(bucket, func.count()).where(*conds, Call.risk_score.is_not(None)).group_by(bucket)):
         hist[int(b)] = n
 
-    day = func.date(Call.started_at).label("day")
+    hour = utc_hour(Call.started_at).label("hour")
     is_flagged = case((flagged_ids.c.call_id.is_not(None), 1), else_=0)
-    trend_rows = session.execute(
-        select(day, func.count(Call.id), func.sum(is_flagged), func.avg(Call.risk_score))
+    per_day: dict[date, list[float]] = defaultdict(lambda: [0, 0, 0.0, 0])  # calls, flagged, risk sum, risk n
+    for h, n, fl, risk_sum, risk_n in session.execute(
+        select(hour, func.count(Call.id), func.sum(is_flagged), func.sum(Call.risk_score), func.count(Call.risk_score))
         .select_from(Call).outerjoin(flagged_ids, flagged_ids.c.call_id == Call.id)
-        .where(*conds, Call.started_at.is_not(None)).group_by(day).order_by(day)
-    ).all()
-    trend = [TrendPoint(as_day(d), n, int(fl or 0), float(r) if r is not None else None)
-             for d, n, fl, r in trend_rows]
+        .where(*conds, Call.started_at.is_not(None)).group_by(hour)
+    ):
+        acc = per_day[hour_day(h)]
+        acc[0] += n
+        acc[1] += int(fl or 0)
+        acc[2] += float(risk_sum or 0.0)
+        acc[3] += risk_n
+    trend = [TrendPoint(d, int(c), int(fl), rs / rn if rn else None) for d, (c, fl, rs, rn) in sorted(per_day.items())]
 
     rule_rows = session.execute(
         select(FindingRow.source, FindingRow.subtype, FindingRow.label, func.count(FindingRow.id),

@@ -1,21 +1,23 @@
 """Agent wellbeing page (managers, admin): wellbeing index per day, abuse received, stress against the
-agent's own baseline, alerts with evidence, coaching notes. A manager with a team sees that team only."""
+agent's own baseline, alerts with evidence, coaching notes. A manager with a team sees that team only.
+Every chart buckets calls by the site's day, as the wellbeing index does."""
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.elements import ColumnElement
 
 from qa.access.auth import Principal, require
+from qa.assess.scoring import is_abuse_received
+from qa.records import Finding
 from qa.store.models import AgentDay, Alert, Call, CoachingNote, FindingRow
 from qa.views.call import NoteView
-from qa.views.common import Filters, as_day, call_conditions, mask_json, masker
+from qa.views.common import Filters, call_conditions, hours_to_site_days, mask_json, masker, site_day, utc_hour
 
 
 @dataclass
@@ -30,8 +32,11 @@ class AgentDayView:
 
 @dataclass
 class AbuseDay:
+    """Threats and insults the agent received from customers (`qa.assess.scoring.is_abuse_received`: a
+    customer's self-harm statement is not abuse of the agent) on one site day."""
+
     agent_id: str
-    day: date | None
+    day: date
     abusive_findings: int
     calls: int
 
@@ -39,7 +44,7 @@ class AbuseDay:
 @dataclass
 class StressDay:
     agent_id: str
-    day: date | None
+    day: date
     stress_findings: int
     calls: int
     rate: float
@@ -89,6 +94,12 @@ def _agent_scope(session: Session, user: Principal, f: Filters) -> dict[str, str
     return dict(sorted(scope.items()))
 
 
+def _finding(row: FindingRow) -> Finding:
+    return Finding(label=row.label, subtype=row.subtype, speaker=row.speaker,  # type: ignore[arg-type]
+                   start=row.start, end=row.end, span=row.span, score=row.score, source=row.source,
+                   explanation=row.explanation, segment_index=row.segment_idx, details=row.details or {})
+
+
 def wellbeing_view(session: Session, user: Principal, f: Filters = Filters()) -> WellbeingView:
     require(user, "wellbeing")
     scope = _agent_scope(session, user, f)
@@ -108,21 +119,24 @@ def wellbeing_view(session: Session, user: Principal, f: Filters = Filters()) ->
 
     call_conds = call_conditions(Filters(f.date_from, f.date_to)) + [Call.agent_id.in_(agents),
                                                                       Call.started_at.is_not(None)]
-    day = func.date(Call.started_at).label("day")
-    calls_per_day = {(a, as_day(d)): n for a, d, n in session.execute(
-        select(Call.agent_id, day, func.count(Call.id)).where(*call_conds).group_by(Call.agent_id, day))}
-
-    def per_day(*finding_conds: ColumnElement[bool]) -> dict[tuple[str, date | None], int]:
-        return {(a, as_day(d)): n for a, d, n in session.execute(
-            select(Call.agent_id, day, func.count(FindingRow.id)).join(FindingRow, FindingRow.call_id == Call.id)
-            .where(*call_conds, *finding_conds).group_by(Call.agent_id, day))}
-
-    abusive = per_day(FindingRow.speaker == "customer", FindingRow.label.in_(("harassment", "threat")))
-    stressed = per_day(FindingRow.speaker == "agent", FindingRow.label == "stress")
-    ordered = sorted(calls_per_day.items(), key=lambda kv: (kv[0][1] or date.min, kv[0][0]))
-    abuse = [AbuseDay(a, d, abusive.get((a, d), 0), n) for (a, d), n in ordered]
-    stress = [StressDay(a, d, stressed.get((a, d), 0), n, stressed.get((a, d), 0) / n if n else 0.0)
-              for (a, d), n in ordered]
+    hour = utc_hour(Call.started_at).label("hour")
+    calls_per_day = hours_to_site_days(session.execute(
+        select(Call.agent_id, hour, func.count(Call.id)).where(*call_conds).group_by(Call.agent_id, hour)))
+    abusive: Counter[tuple[str, date]] = Counter()
+    stressed: Counter[tuple[str, date]] = Counter()
+    candidates = or_(FindingRow.label.in_(("threat", "harassment", "stress")), FindingRow.subtype.like("%/to_agent"))
+    for agent, at, row in session.execute(
+        select(Call.agent_id, Call.started_at, FindingRow).join(FindingRow, FindingRow.call_id == Call.id)
+        .where(*call_conds, candidates)
+    ):
+        key = (agent, site_day(at))
+        if is_abuse_received(_finding(row)):
+            abusive[key] += 1
+        elif row.speaker == "agent" and row.label == "stress":
+            stressed[key] += 1
+    ordered = sorted(calls_per_day.items(), key=lambda kv: (kv[0][1], kv[0][0]))
+    abuse = [AbuseDay(a, d, abusive[(a, d)], n) for (a, d), n in ordered]
+    stress = [StressDay(a, d, stressed[(a, d)], n, stressed[(a, d)] / n if n else 0.0) for (a, d), n in ordered]
     totals: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     for s in stress:
         totals[s.agent_id][0] += s.stress_findings
