@@ -280,3 +280,41 @@ def test_dashboard_loads_no_model_libraries():
             "assert not bad, bad")
     result = subprocess.run([sys.executable, "-c", code], cwd=APP.parents[1], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_dashboard_command_stops_on_sigterm_and_frees_its_port(tmp_path):
+    """`callqa dashboard` becomes the Streamlit server: a service manager's SIGTERM frees the port."""
+    import os
+    import shutil
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    callqa = shutil.which("callqa", path=str(Path(sys.executable).parent)) or "callqa"
+    env = {**os.environ, "PYTHONPATH": str(APP.parents[2])}
+    proc = subprocess.Popen([callqa, "dashboard", "--port", str(port), "--db", f"sqlite:///{tmp_path / 'd.db'}"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, "the dashboard exited before serving"
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert time.monotonic() < deadline, "the dashboard never opened its port"
+            time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        time.sleep(1.0)
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))  # nothing (no orphaned server) holds the port any more
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of this test's process group
+        except ProcessLookupError:
+            pass
