@@ -12,7 +12,6 @@ import os
 import time
 from collections.abc import Callable
 from datetime import date, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,12 +19,13 @@ import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
 from qa.access.auth import Principal, PermissionDenied, reload_principal, session_expired, session_timeout_s, sign_in
+from qa.views import i18n
 from qa.views.common import NotFound
-from qa.data import load as load_data
+from qa.views.i18n import Bilingual
 
 log = logging.getLogger("callqa.dashboard")
 HERE = Path(__file__).resolve().parent
-LANGS = ("zh", "en")
+LANGS = i18n.LANGS
 LABEL_COLORS = {"threat": "#d62728", "harassment": "#ff7f0e", "privacy": "#9467bd", "stress": "#1f77b4",
                 "compliance": "#17becf"}
 T = TypeVar("T")
@@ -34,9 +34,8 @@ T = TypeVar("T")
 # ---------------------------------------------------------------- strings
 
 
-@lru_cache(maxsize=1)
 def strings() -> dict[str, dict[str, str]]:
-    return load_data("i18n")
+    return i18n.strings()
 
 
 def lang() -> str:
@@ -57,9 +56,13 @@ def t(key: str, **fields: Any) -> str:
     return text.format(**fields) if fields else text
 
 
+def tr(value: Bilingual) -> str:
+    """A view's two-language text in the page's language."""
+    return value.get(lang())
+
+
 def label_name(label: str) -> str:
-    chip = "compliance" if label.startswith("compliance") else label
-    return t(f"label_{chip}") if f"label_{chip}" in strings() else label
+    return tr(i18n.label_name(label))
 
 
 def language_switch() -> None:

@@ -13,6 +13,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from qa.access.auth import Principal, require
 from qa.store.models import AuditEvent
 from qa.views.common import day_start
+from qa.views.i18n import Bilingual, named
 
 
 @dataclass
@@ -23,6 +24,10 @@ class AuditRow:
     action: str
     call_id: int | None
     detail: dict[str, Any] | None  # ids and short enum-like values only (see qa.access.audit)
+
+    @property
+    def action_name(self) -> Bilingual:
+        return named("action", self.action)
 
     @classmethod
     def of(cls, e: AuditEvent) -> AuditRow:

@@ -16,7 +16,8 @@ from qa.access import audit
 from qa.access.auth import Principal, require
 from qa.access.redact import PII_SPOKEN
 from qa.store.models import CoachingNote, FindingRow, SegmentRow, Verdict
-from qa.views.common import VERDICTS, NotFound, get_call, mask_json, masker
+from qa.views.common import VERDICTS, NotFound, get_call, masker
+from qa.views.i18n import Bilingual, explanation, label_name, reason, source_name, subtype_name
 
 
 @dataclass
@@ -39,9 +40,21 @@ class FindingView:
     span: str
     score: float
     source: str
-    explanation: str
+    explanation: Bilingual  # the stored (English) explanation and its Chinese counterpart
     segment_idx: int | None
     verdicts: list[VerdictView] = field(default_factory=list)
+
+    @property
+    def label_name(self) -> Bilingual:
+        return label_name(self.label)
+
+    @property
+    def subtype_name(self) -> Bilingual:
+        return subtype_name(self.subtype)
+
+    @property
+    def source_name(self) -> Bilingual:
+        return source_name(self.source)
 
     @property
     def chip(self) -> str:
@@ -73,6 +86,16 @@ class NoteView:
 
 
 @dataclass
+class ScoreReason:
+    """One contribution to the call's risk or complaint score, in both languages."""
+
+    text: Bilingual
+    points: float | None = None
+    kind: str | None = None  # "risk" | "complaint"
+    evidence: str = ""
+
+
+@dataclass
 class CallDetail:
     call_id: int
     started_at: datetime | None
@@ -87,7 +110,7 @@ class CallDetail:
     status: str
     risk_score: float | None
     complaint_risk: float | None
-    score_reasons: list[Any]
+    score_reasons: list[ScoreReason]
     measures: dict[str, Any]  # conversation measures (JSON as stored)
     audio_available: bool
     masked: bool
@@ -116,17 +139,28 @@ def call_detail(session: Session, user: Principal, call_id: int) -> CallDetail:
         call_id=call.id, started_at=call.started_at, agent_id=call.agent_id, team=call.team,
         account_id=mask(call.account_id), callee=call.callee, direction=call.direction, language=call.language,
         jurisdiction=call.jurisdiction, duration=call.duration, status=call.status, risk_score=call.risk_score,
-        complaint_risk=call.complaint_risk, score_reasons=mask_json(call.score_reasons or [], mask),
+        complaint_risk=call.complaint_risk, score_reasons=[_reason(r, mask) for r in call.score_reasons or []],
         measures=call.measures or {}, audio_available=bool(call.path) and Path(call.path).is_file(),
         masked=not user.can("pii"), segments=segments,
         findings=[FindingView(fr.id, fr.label, fr.subtype, fr.speaker, fr.start, fr.end, mask(fr.span) or "",
-                              fr.score, fr.source, mask(fr.explanation) or "", fr.segment_idx,
+                              fr.score, fr.source,
+                              explanation(fr.subtype, fr.explanation, fr.details).map(lambda t: mask(t) or ""),
+                              fr.segment_idx,
                               verdicts.get(fr.id, []))
                   for fr in findings],
         notes=[NoteView(n.id, n.call_id, n.agent_id, n.author, mask(n.note) or "", n.at)
                for n in session.scalars(select(CoachingNote).where(CoachingNote.call_id == call_id)
                                         .order_by(CoachingNote.at))],
     )
+
+
+def _reason(value: Any, mask: Any) -> ScoreReason:
+    text = reason(value).map(lambda t: mask(t) or "")
+    if isinstance(value, dict):
+        points = value.get("points")
+        return ScoreReason(text, float(points) if isinstance(points, (int, float)) else None, value.get("kind"),
+                           mask(str(value.get("evidence") or "")) or "")
+    return ScoreReason(text)
 
 
 def record_open_call(session: Session, user: Principal, call_id: int) -> None:

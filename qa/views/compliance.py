@@ -21,6 +21,7 @@ from qa.views.common import (
     label_in,
     latest_verdict_subquery,
 )
+from qa.views.i18n import Bilingual, source_name, subtype_name
 
 
 @dataclass
@@ -34,6 +35,10 @@ class Escalation:
     started_at: datetime | None
     escalated_by: str
     escalated_at: datetime
+
+    @property
+    def subtype_name(self) -> Bilingual:
+        return subtype_name(self.subtype)
 
 
 @dataclass
@@ -54,6 +59,14 @@ class RuleViolations:
     findings: int
     confirmed: int
     calls: int
+
+    @property
+    def subtype_name(self) -> Bilingual:
+        return subtype_name(self.subtype)
+
+    @property
+    def source_name(self) -> Bilingual:
+        return source_name(self.source)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from qa.store.models import Call, FindingRow, SegmentRow
 from qa.views.audit import AuditRow, call_trail
 from qa.views.call import CallDetail, FindingView, call_detail
 from qa.views.common import latest_verdict_subquery
+from qa.views.i18n import text
 
 
 @dataclass
@@ -82,21 +83,21 @@ vertical-align:top;text-align:left;font-size:0.9em}th{background:#f3f3f3}.muted{
 <tr><th>{{ h.risk }}</th><td>{{ "%.1f"|format(d.risk_score) if d.risk_score is not none else "" }}</td>
 <th>{{ h.complaint }}</th><td>{{ "%.2f"|format(d.complaint_risk) if d.complaint_risk is not none else "" }}</td></tr>
 </table>
-{% if d.score_reasons %}<h2>{{ h.reasons }}</h2><ul>{% for r in d.score_reasons %}<li>{{ r }}</li>{% endfor %}</ul>{% endif %}
+{% if d.score_reasons %}<h2>{{ h.reasons }}</h2><ul>{% for r in d.score_reasons %}<li>{{ r.text.get(lang) }}{% if r.points is not none and r.kind == "risk" %} (+{{ "%g"|format(r.points) }}){% endif %}{% if r.evidence %} · {{ r.evidence }}{% endif %}</li>{% endfor %}</ul>{% endif %}
 <h2>{{ h.findings }}</h2>
 <table><tr><th>#</th><th>{{ h.label }}</th><th>{{ h.speaker }}</th><th>{{ h.time }}</th><th>{{ h.score }}</th>
 <th>{{ h.source }}</th><th>{{ h.why }}</th><th>{{ h.excerpt }}</th><th>{{ h.verdicts }}</th></tr>
-{% for f, ex in rows %}<tr><td>{{ f.id }}</td><td>{{ f.label }}<br><span class="muted">{{ f.subtype }}</span></td>
-<td>{{ f.speaker or "" }}</td><td>{{ "%.1f"|format(f.start) if f.start is not none else "" }}–{{ "%.1f"|format(f.end) if f.end is not none else "" }}</td>
-<td>{{ "%.2f"|format(f.score) }}</td><td>{{ f.source }}</td><td>{{ f.explanation }}</td><td>{{ ex }}</td>
-<td>{% for v in f.verdicts %}{{ v.verdict }} · {{ v.user }} · {{ v.at.strftime("%Y-%m-%d %H:%M") }}{% if v.note %}: {{ v.note }}{% endif %}<br>{% else %}{{ h.none }}{% endfor %}</td></tr>
+{% for f, ex in rows %}<tr><td>{{ f.id }}</td><td>{{ f.label_name.get(lang) }}<br><span class="muted">{{ f.subtype_name.get(lang) }}</span></td>
+<td>{{ word("speaker_" ~ f.speaker) if f.speaker else "" }}</td><td>{{ "%.1f"|format(f.start) if f.start is not none else "" }}–{{ "%.1f"|format(f.end) if f.end is not none else "" }}</td>
+<td>{{ "%.2f"|format(f.score) }}</td><td>{{ f.source_name.get(lang) }}</td><td>{{ f.explanation.get(lang) }}</td><td>{{ ex }}</td>
+<td>{% for v in f.verdicts %}{{ word("verdict_" ~ v.verdict) }} · {{ v.user }} · {{ v.at.strftime("%Y-%m-%d %H:%M") }}{% if v.note %}: {{ v.note }}{% endif %}<br>{% else %}{{ h.none }}{% endfor %}</td></tr>
 {% endfor %}</table>
 {% if d.notes %}<h2>{{ h.notes }}</h2><table><tr><th>{{ h.at }}</th><th>{{ h.user }}</th><th></th></tr>
 {% for n in d.notes %}<tr><td>{{ n.at.strftime("%Y-%m-%d %H:%M") }}</td><td>{{ n.author }}</td><td>{{ n.note }}</td></tr>{% endfor %}</table>{% endif %}
 <h2>{{ h.transcript }}</h2><table><tr><th>{{ h.time }}</th><th>{{ h.speaker }}</th><th></th></tr>
-{% for s in d.segments %}<tr><td>{{ "%.1f"|format(s.start) }}</td><td>{{ s.speaker }}</td><td>{{ s.text }}</td></tr>{% endfor %}</table>
+{% for s in d.segments %}<tr><td>{{ "%.1f"|format(s.start) }}</td><td>{{ word("speaker_" ~ s.speaker) }}</td><td>{{ s.text }}</td></tr>{% endfor %}</table>
 <h2>{{ h.audit }}</h2><table><tr><th>{{ h.at }}</th><th>{{ h.user }}</th><th>{{ h.action }}</th><th>{{ h.detail }}</th></tr>
-{% for a in case.audit %}<tr><td>{{ a.at.strftime("%Y-%m-%d %H:%M:%S") }}</td><td>{{ a.user }}</td><td>{{ a.action }}</td>
+{% for a in case.audit %}<tr><td>{{ a.at.strftime("%Y-%m-%d %H:%M:%S") }}</td><td>{{ a.user }}</td><td>{{ a.action_name.get(lang) }} <span class="muted">{{ a.action }}</span></td>
 <td>{{ a.detail or "" }}</td></tr>{% endfor %}</table>
 </body></html>
 """
@@ -104,8 +105,9 @@ vertical-align:top;text-align:left;font-size:0.9em}th{background:#f3f3f3}.muted{
 _env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
 _template = _env.from_string(_TEMPLATE)
 
-CSV_COLUMNS = ("call_id", "agent_id", "started_at", "finding_id", "label", "subtype", "speaker", "start", "end",
-               "score", "source", "explanation", "span", "excerpt", "latest_verdict", "verdict_history")
+CSV_COLUMNS = ("call_id", "agent_id", "started_at", "finding_id", "label", "subtype", "subtype_zh", "speaker", "start",
+               "end", "score", "source", "explanation", "explanation_zh", "span", "excerpt", "latest_verdict",
+               "verdict_history")
 
 
 def excerpt(detail: CallDetail, finding: FindingView, context: int = 1) -> str:
@@ -128,7 +130,11 @@ def excerpt(detail: CallDetail, finding: FindingView, context: int = 1) -> str:
 def render_html(case: CaseFile, lang: str = "en") -> str:
     d = case.detail
     rows = [(f, excerpt(d, f)) for f in d.findings]
-    return _template.render(case=case, d=d, rows=rows, h=HEADINGS.get(lang, HEADINGS["en"]), lang=lang)
+    def word(key: str) -> str:
+        found = text(key)
+        return found.get(lang) if found is not None else key.partition("_")[2]
+
+    return _template.render(case=case, d=d, rows=rows, h=HEADINGS.get(lang, HEADINGS["en"]), lang=lang, word=word)
 
 
 def render_csv(case: CaseFile) -> str:
@@ -139,8 +145,9 @@ def render_csv(case: CaseFile) -> str:
     for f in d.findings:
         writer.writerow([
             d.call_id, d.agent_id or "", d.started_at.isoformat() if d.started_at else "", f.id, f.label, f.subtype,
-            f.speaker or "", f.start if f.start is not None else "", f.end if f.end is not None else "",
-            f"{f.score:.3f}", f.source, f.explanation, f.span, excerpt(d, f), f.latest or "",
+            f.subtype_name.zh, f.speaker or "", f.start if f.start is not None else "",
+            f.end if f.end is not None else "", f"{f.score:.3f}", f.source, f.explanation.en, f.explanation.zh,
+            f.span, excerpt(d, f), f.latest or "",
             "; ".join(f"{v.at:%Y-%m-%d %H:%M} {v.user} {v.verdict}" + (f" ({v.note})" if v.note else "")
                       for v in f.verdicts),
         ])

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 from qa.access.auth import Principal, require
 from qa.store.models import Call, FindingRow
 from qa.views.common import Filters, call_conditions, chip_label, hour_day, utc_hour
+from qa.views.i18n import Bilingual, label_name, source_name, subtype_name
 
 RISK_BUCKETS: tuple[int, ...] = tuple(range(0, 100, 10))
 
@@ -31,6 +32,11 @@ class RuleCount:
     label: str
     findings: int
     calls: int
+
+    @property
+    def names(self) -> tuple[Bilingual, Bilingual, Bilingual]:
+        """(source, subtype, label) in words."""
+        return source_name(self.source), subtype_name(self.subtype), label_name(self.label)
 
 
 @dataclass

@@ -17,6 +17,7 @@ from qa.assess.scoring import is_abuse_received
 from qa.records import Finding
 from qa.store.models import AgentDay, Alert, Call, CoachingNote, FindingRow
 from qa.views.call import NoteView
+from qa.views.i18n import Bilingual, named
 from qa.views.common import Filters, call_conditions, hours_to_site_days, mask_json, masker, site_day, utc_hour
 
 
@@ -61,6 +62,14 @@ class AlertView:
     status: str
     message: str
     evidence: dict[str, Any]  # JSON as stored, masked for roles without "pii"
+
+    @property
+    def kind_name(self) -> Bilingual:
+        return named("alert", self.kind)
+
+    @property
+    def severity_name(self) -> Bilingual:
+        return named("severity", self.severity)
 
 
 @dataclass

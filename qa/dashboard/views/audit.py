@@ -7,6 +7,7 @@ import streamlit as st
 from qa.dashboard import ui
 
 from qa.access.audit import ACTIONS
+from qa.views.i18n import named
 from qa.views.audit import audit_log, audit_users
 
 PAGE_SIZE = 100
@@ -16,7 +17,8 @@ st.title(ui.t("page_audit"))
 users = ui.run_query(audit_users, user)
 c1, c2, c3, c4 = st.columns(4)
 who = c1.selectbox(ui.t("user"), [None, *users], format_func=lambda v: ui.t("all") if v is None else v, key="a_user")
-action = c2.selectbox(ui.t("action"), [None, *ACTIONS], format_func=lambda v: ui.t("all") if v is None else v,
+action = c2.selectbox(ui.t("action"), [None, *ACTIONS],
+                      format_func=lambda v: ui.t("all") if v is None else ui.tr(named("action", v)),
                       key="a_action")
 call_id = c3.number_input(ui.t("call"), min_value=0, value=0, step=1, key="a_call", help="0 = all")
 page_no = c4.number_input(ui.t("page_number"), min_value=1, value=1, step=1, key="a_page")
@@ -27,6 +29,6 @@ if not result.rows:
     st.info(ui.t("no_audit"))
     st.stop()
 st.dataframe(pd.DataFrame([{
-    ui.t("at"): ui.fmt_dt(r.at), ui.t("user"): r.user, ui.t("action"): r.action, ui.t("call"): r.call_id,
+    ui.t("at"): ui.fmt_dt(r.at), ui.t("user"): r.user, ui.t("action"): ui.tr(r.action_name), ui.t("call"): r.call_id,
     ui.t("detail"): json.dumps(r.detail, ensure_ascii=False) if r.detail else "",
 } for r in result.rows]), hide_index=True, width="stretch")

@@ -26,7 +26,7 @@ else:
     with st.expander(ui.t("escalations")):
         st.dataframe(pd.DataFrame([{
             ui.t("call"): e.call_id, "#": e.finding_id, ui.t("label"): ui.label_name(e.label),
-            ui.t("subtype"): e.subtype, ui.t("score"): round(e.score, 2), ui.t("agent"): e.agent_id,
+            ui.t("subtype"): ui.tr(e.subtype_name), ui.t("score"): round(e.score, 2), ui.t("agent"): e.agent_id,
             ui.t("escalated_by"): e.escalated_by, ui.t("escalated_at"): ui.fmt_dt(e.escalated_at),
         } for e in view.escalations]), hide_index=True, width="stretch")
 
@@ -37,7 +37,7 @@ with left:
         st.info(ui.t("no_violations"))
     else:
         st.dataframe(pd.DataFrame([{
-            ui.t("label"): ui.label_name(r.label), ui.t("subtype"): r.subtype, ui.t("source"): r.source,
+            ui.t("label"): ui.label_name(r.label), ui.t("subtype"): ui.tr(r.subtype_name), ui.t("source"): ui.tr(r.source_name),
             ui.t("findings"): r.findings, ui.t("confirmed"): r.confirmed, ui.t("calls"): r.calls,
         } for r in view.by_rule]), hide_index=True, width="stretch")
 with right:

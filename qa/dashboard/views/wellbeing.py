@@ -71,7 +71,7 @@ st.subheader(ui.t("alerts"))
 if not view.alerts:
     st.info(ui.t("no_alerts"))
 for a in view.alerts:
-    with st.expander(f"{a.severity.upper()} · {a.agent_id} · {a.kind} · {ui.fmt_dt(a.day)}"):
+    with st.expander(f"{ui.tr(a.severity_name)} · {a.agent_id} · {ui.tr(a.kind_name)} · {ui.fmt_dt(a.day)}"):
         st.write(a.message)
         if a.evidence:
             st.code(json.dumps(a.evidence, ensure_ascii=False, indent=1, default=str), language="json")
