@@ -6,8 +6,9 @@ import ast
 import importlib.metadata as md
 import re
 import sys
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 REPO = Path(__file__).resolve().parents[1]
 #: The repository's own top-level names (benchmark and script modules are imported by file path).

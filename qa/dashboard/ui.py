@@ -18,7 +18,14 @@ from typing import Any, TypeVar
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from qa.access.auth import Principal, PermissionDenied, reload_principal, session_expired, session_timeout_s, sign_in
+from qa.access.auth import (
+    PermissionDenied,
+    Principal,
+    reload_principal,
+    session_expired,
+    session_timeout_s,
+    sign_in,
+)
 from qa.views import i18n
 from qa.views.common import NotFound
 from qa.views.i18n import Bilingual
@@ -260,7 +267,8 @@ def sidebar_filters(user: Principal, labels: bool = False, search: bool = False)
     chosen_labels: list[str] = []
     term = ""
     if labels:
-        chosen_labels = sb.multiselect(t("labels"), CHIP_LABELS, key="f_labels", format_func=label_name)
+        names = {lb: label_name(lb) for lb in CHIP_LABELS}  # fixed at render time: one language per run
+        chosen_labels = sb.multiselect(t("labels"), CHIP_LABELS, key="f_labels", format_func=names.__getitem__)
     if search:
         term = st.text_input(t("search"), key="f_search")
     date_from = span[0] if isinstance(span, (tuple, list)) and len(span) >= 1 else None

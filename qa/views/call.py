@@ -17,7 +17,14 @@ from qa.access.auth import Principal, require
 from qa.access.redact import PII_SPOKEN
 from qa.store.models import CoachingNote, FindingRow, SegmentRow, Verdict
 from qa.views.common import VERDICTS, NotFound, get_call, masker
-from qa.views.i18n import Bilingual, explanation, label_name, reason, source_name, subtype_name
+from qa.views.i18n import (
+    Bilingual,
+    explanation,
+    label_name,
+    reason,
+    source_name,
+    subtype_name,
+)
 
 
 @dataclass

@@ -25,10 +25,9 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
-from qa.config import get_settings
-
 from qa.access.auth import Principal, require
 from qa.access.redact import mask_pii
+from qa.config import get_settings
 from qa.records import LABELS
 from qa.store.models import Call, FindingRow, Verdict
 
@@ -102,12 +101,12 @@ class utc_hour(FunctionElement[str]):
 
 @compiles(utc_hour, "sqlite")
 def _utc_hour_sqlite(element: utc_hour, compiler: SQLCompiler, **kw: Any) -> str:
-    return "strftime('%%Y-%%m-%%d %%H', %s)" % compiler.process(element.clauses, **kw)
+    return f"strftime('%Y-%m-%d %H', {compiler.process(element.clauses, **kw)})"
 
 
 @compiles(utc_hour)
 def _utc_hour_default(element: utc_hour, compiler: SQLCompiler, **kw: Any) -> str:  # PostgreSQL
-    return "to_char((%s) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')" % compiler.process(element.clauses, **kw)
+    return f"to_char(({compiler.process(element.clauses, **kw)}) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')"
 
 
 def hour_day(hour: str) -> date:

@@ -46,25 +46,20 @@ def case_file(session: Session, user: Principal, call_id: int) -> CaseFile:
     return CaseFile(detail=detail, audit=call_trail(session, call_id), exported_by=user.name,
                     exported_at=datetime.now(UTC), masked=detail.masked)
 
-HEADINGS = {
-    "en": {"title": "Case file: call {call_id}", "call": "Call", "agent": "Agent", "team": "Team",
-           "started": "Started (UTC)", "language": "Language", "jurisdiction": "Jurisdiction", "risk": "Risk score",
-           "complaint": "Complaint risk", "reasons": "Why this risk score", "findings": "Findings and verdicts",
-           "label": "Label", "subtype": "Subtype", "speaker": "Speaker", "time": "Time (s)", "score": "Score",
-           "source": "Rule or model", "why": "Explanation", "excerpt": "Transcript excerpt", "verdicts": "Verdicts",
-           "none": "not reviewed", "notes": "Coaching notes", "audit": "Audit trail", "at": "When (UTC)",
-           "user": "User", "action": "Action", "detail": "Detail", "exported": "Exported by {user} at {at} UTC.",
-           "masked": "ID, card and phone numbers and e-mails are masked in this export.",
-           "transcript": "Full transcript"},
-    "zh": {"title": "案件档案：通话 {call_id}", "call": "通话", "agent": "坐席", "team": "团队",
-           "started": "开始时间（UTC）", "language": "语言", "jurisdiction": "辖区", "risk": "风险分",
-           "complaint": "投诉风险", "reasons": "风险分依据", "findings": "标记与复核结论", "label": "标签",
-           "subtype": "子类", "speaker": "说话人", "time": "时间（秒）", "score": "分数", "source": "规则或模型",
-           "why": "原因", "excerpt": "转写摘录", "verdicts": "复核结论", "none": "未复核", "notes": "辅导记录",
-           "audit": "审计记录", "at": "时间（UTC）", "user": "用户", "action": "操作", "detail": "详情",
-           "exported": "由 {user} 于 {at} UTC 导出。", "masked": "本导出中的身份证号、卡号、电话号码和邮箱已遮蔽。",
-           "transcript": "完整转写"},
-}
+EXPORT_HEADINGS: tuple[str, ...] = (
+    "title", "call", "agent", "team", "started", "language", "jurisdiction", "risk", "complaint", "reasons",
+    "findings", "label", "subtype", "speaker", "time", "score", "source", "why", "excerpt", "verdicts", "none",
+    "notes", "audit", "at", "user", "action", "detail", "exported", "masked", "transcript",
+)
+
+
+def headings(lang: str) -> dict[str, str]:
+    """The export's headings in `lang`, from qa/data/i18n.yaml (keys export:<heading>)."""
+    out = {}
+    for key in EXPORT_HEADINGS:
+        found = text(f"export:{key}")
+        out[key] = found.get(lang) if found is not None else key
+    return out
 
 _TEMPLATE = """<!doctype html>
 <html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ h.title.format(call_id=d.call_id) }}</title>
@@ -134,7 +129,7 @@ def render_html(case: CaseFile, lang: str = "en") -> str:
         found = text(key)
         return found.get(lang) if found is not None else key.partition("_")[2]
 
-    return _template.render(case=case, d=d, rows=rows, h=HEADINGS.get(lang, HEADINGS["en"]), lang=lang, word=word)
+    return _template.render(case=case, d=d, rows=rows, h=headings(lang), lang=lang, word=word)
 
 
 def render_csv(case: CaseFile) -> str:

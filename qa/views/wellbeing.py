@@ -17,8 +17,16 @@ from qa.assess.scoring import is_abuse_received
 from qa.records import Finding
 from qa.store.models import AgentDay, Alert, Call, CoachingNote, FindingRow
 from qa.views.call import NoteView
+from qa.views.common import (
+    Filters,
+    call_conditions,
+    hours_to_site_days,
+    mask_json,
+    masker,
+    site_day,
+    utc_hour,
+)
 from qa.views.i18n import Bilingual, named
-from qa.views.common import Filters, call_conditions, hours_to_site_days, mask_json, masker, site_day, utc_hour
 
 
 @dataclass

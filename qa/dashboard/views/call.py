@@ -6,8 +6,8 @@ import mimetypes
 import altair as alt
 import pandas as pd
 import streamlit as st
-from qa.dashboard import ui
 
+from qa.dashboard import ui
 from qa.views import call as q
 from qa.views.common import VERDICTS
 from qa.views.i18n import named
@@ -77,6 +77,7 @@ else:
         st.warning(ui.t("audio_missing"))
 
 # ------------------------------------------------------------ findings and verdicts
+verdict_names = {v: ui.t("verdict_" + v) for v in VERDICTS}  # fixed at render time: one language per run
 left, right = st.columns([3, 2])
 with right:
     st.subheader(ui.t("findings_title"))
@@ -102,7 +103,7 @@ with right:
                 with st.form(f"verdict_{f.id}"):
                     current = f.latest if f.latest in VERDICTS else VERDICTS[0]
                     choice = st.radio(ui.t("verdict"), VERDICTS, index=VERDICTS.index(current), horizontal=True,
-                                      format_func=lambda v: ui.t("verdict_" + v), key=f"vchoice_{f.id}")
+                                      format_func=verdict_names.__getitem__, key=f"vchoice_{f.id}")
                     note = st.text_input(ui.t("note"), key=f"vnote_{f.id}")
                     if st.form_submit_button(ui.t("save_verdict")):
                         ui.run_query(q.save_verdict, user, f.id, choice, note)

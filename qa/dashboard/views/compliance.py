@@ -3,8 +3,8 @@
 import altair as alt
 import pandas as pd
 import streamlit as st
-from qa.dashboard import ui
 
+from qa.dashboard import ui
 from qa.views.compliance import compliance_view
 from qa.views.export import case_file, render_csv, render_html
 
@@ -54,9 +54,10 @@ with right:
 
 st.subheader(ui.t("export_case"))
 case_ids = [c.call_id for c in view.open_cases]
+call_word = ui.t("call")  # fixed at render time: one language per run
 if case_ids:
     chosen = st.selectbox(ui.t("case_call"), case_ids, key="case_choice",
-                          format_func=lambda cid: f"{ui.t('call')} {cid}")
+                          format_func=lambda cid: f"{call_word} {cid}")
 else:
     chosen = st.number_input(ui.t("case_call"), min_value=1, step=1, key="case_number")
 if st.button(ui.t("prepare_export"), key="case_prepare"):

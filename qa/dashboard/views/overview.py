@@ -3,8 +3,8 @@
 import altair as alt
 import pandas as pd
 import streamlit as st
-from qa.dashboard import ui
 
+from qa.dashboard import ui
 from qa.views.overview import overview
 
 user = ui.page_guard("overview")

@@ -5,8 +5,8 @@ import json
 import altair as alt
 import pandas as pd
 import streamlit as st
-from qa.dashboard import ui
 
+from qa.dashboard import ui
 from qa.views.wellbeing import wellbeing_view
 
 user = ui.page_guard("wellbeing")
