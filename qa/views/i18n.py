@@ -83,6 +83,8 @@ def explanation(subtype: str, stored: str, details: Mapping[str, Any] | None) ->
 def source_name(source: str) -> Bilingual:
     """Where a finding comes from: its kind in words, then the rule or model id ("规则 threat.visit_family")."""
     kind, _, ident = source.partition(":")
+    if not ident and "@" in source:  # the learned classifier: "<name>@<version>"
+        kind, ident = "model", source
     name = text(f"source:{kind}") if ident else None
     if name is None:
         name, ident = text("source:other") or Bilingual("detector", "检测器"), source
