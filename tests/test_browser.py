@@ -62,7 +62,9 @@ def dashboard_server(dashboard_db: tuple[str, str, str], tmp_path: Path) -> Iter
     port = _free_port()
     env = {**os.environ, "CALLQA_UI_LANGUAGE": "en", "HOME": str(tmp_path)}  # streamlit writes ~/.streamlit
     log = (tmp_path / "dashboard.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "dashboard", "--db", url, "--port", str(port)],
+    callqa = Path(sys.executable).with_name("callqa")  # the console script of this environment
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
+    proc = subprocess.Popen([str(callqa), "dashboard", "--db", url, "--port", str(port)],
                             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
