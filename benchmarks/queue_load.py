@@ -1,7 +1,7 @@
 """Review-queue and overview query times at 100,000 calls.
 
 Builds synthetic calls (with segments and findings) by bulk insert, then times the queries the
-dashboard runs, through the same `qa.views.dashboard` functions the pages call.
+dashboard runs, through the same `qa.views` functions the pages call.
 
     python benchmarks/queue_load.py                      # SQLite file in a temp folder
     python benchmarks/queue_load.py --db postgresql+psycopg://user@host/db --calls 100000
@@ -23,7 +23,9 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from qa.access.auth import Principal
-from qa.views import dashboard as q
+from qa.views.common import Filters, filter_options
+from qa.views.overview import overview
+from qa.views.queue import review_queue
 from qa.store.db import get_engine, session_scope
 from qa.store.models import Call, FindingRow, SegmentRow
 
@@ -110,32 +112,32 @@ def measure(url: str, repeat: int = 5) -> list[tuple[str, float, float, str]]:
         out.append((name, med, worst, note(result)))
         return result
 
-    first = run("queue: first page (50) + total", lambda s: q.review_queue(s, user),
+    first = run("queue: first page (50) + total", lambda s: review_queue(s, user),
                 lambda r: f"{r.total:,} calls")
     cursor = first.next_cursor
     with session_scope(url) as s:  # walk 200 pages: the 10,001st call onwards
         for _ in range(199):
-            cursor = q.review_queue(s, user, cursor=cursor, count=False).next_cursor
-    run("queue: page 201 (keyset)", lambda s: q.review_queue(s, user, cursor=cursor, count=False),
+            cursor = review_queue(s, user, cursor=cursor, count=False).next_cursor
+    run("queue: page 201 (keyset)", lambda s: review_queue(s, user, cursor=cursor, count=False),
         lambda r: f"risk <= {r.rows[0].risk_score}")
-    run("queue: label filter (threat) + total", lambda s: q.review_queue(s, user, q.Filters(labels=("threat",))),
+    run("queue: label filter (threat) + total", lambda s: review_queue(s, user, Filters(labels=("threat",))),
         lambda r: f"{r.total:,} calls")
     run("queue: team + language filter + total",
-        lambda s: q.review_queue(s, user, q.Filters(teams=("A",), languages=("zh",))), lambda r: f"{r.total:,} calls")
+        lambda s: review_queue(s, user, Filters(teams=("A",), languages=("zh",))), lambda r: f"{r.total:,} calls")
     run("queue: date range (7 days) + total",
-        lambda s: q.review_queue(s, user, q.Filters(date_from=datetime(2025, 2, 1).date(),
+        lambda s: review_queue(s, user, Filters(date_from=datetime(2025, 2, 1).date(),
                                                     date_to=datetime(2025, 2, 7).date())),
         lambda r: f"{r.total:,} calls")
-    run("queue: transcript search '上门' (zh)", lambda s: q.review_queue(s, user, q.Filters(search="上门")),
+    run("queue: transcript search '上门' (zh)", lambda s: review_queue(s, user, Filters(search="上门")),
         lambda r: f"{len(r.rows)} on page")
     run("queue: transcript search 'payment plan' (en)",
-        lambda s: q.review_queue(s, user, q.Filters(search="payment plan")), lambda r: f"{len(r.rows)} on page")
-    run("queue: search with no match (full scan)", lambda s: q.review_queue(s, user, q.Filters(search="不存在的词")),
+        lambda s: review_queue(s, user, Filters(search="payment plan")), lambda r: f"{len(r.rows)} on page")
+    run("queue: search with no match (full scan)", lambda s: review_queue(s, user, Filters(search="不存在的词")),
         lambda r: f"{len(r.rows)} on page")
-    run("overview: all calls", lambda s: q.overview(s, user), lambda r: f"{r.processed:,} processed")
-    run("overview: team A", lambda s: q.overview(s, user, q.Filters(teams=("A",))),
+    run("overview: all calls", lambda s: overview(s, user), lambda r: f"{r.processed:,} processed")
+    run("overview: team A", lambda s: overview(s, user, Filters(teams=("A",))),
         lambda r: f"{r.processed:,} processed")
-    run("filter options", lambda s: q.filter_options(s, user), lambda r: f"{len(r.agents)} agents")
+    run("filter options", lambda s: filter_options(s, user), lambda r: f"{len(r.agents)} agents")
     return out
 
 

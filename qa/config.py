@@ -30,6 +30,10 @@ class Settings:
     asr_cpu_threads: int = 1
     asr_batch_size: int = 8  # >0: faster-whisper batched inference over VAD chunks (faster); 0: sequential
     encoder_model: str = ""  # empty: the bundled multilingual-e5-small build
+    #: "bundled" (a head trained with `callqa train` under the models folder, else the one shipped in the
+    #: package), a folder holding head.npz + metadata.json, or "rules-only" to detect with rules alone.
+    #: A classifier that is asked for but missing or mismatched is an error, never a silent fallback.
+    classifier: str = "bundled"
     max_duration_s: float = 3 * 3600.0
     max_file_bytes: int = 2 * 1024**3
     min_duration_s: float = 1.0

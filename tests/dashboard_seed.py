@@ -42,8 +42,8 @@ def write_wav(path: Path, seconds: float = 3.0, rate: int = 8000) -> Path:
     return path
 
 
-def _voice(pitch: float, energy: float, rate: float) -> dict[str, float]:
-    return {"pitch_mean_hz": pitch, "energy_db": energy, "speech_rate": rate}
+def _voice(pitch: float, loudness: float, rate: float) -> dict[str, float]:
+    return {"pitch_hz": pitch, "loudness_db": loudness, "rate_sps": rate}  # as qa.assess.acoustics stores them
 
 
 def seed(url: str, audio_dir: Path | None = None) -> Seeded:
@@ -57,7 +57,9 @@ def seed(url: str, audio_dir: Path | None = None) -> Seeded:
         risky = Call(content_hash="h1", path=str(out.audio or "/nonexistent/risky.wav"), agent_id="a1", team="A",
                      account_id="ACC-6222021234567890", callee="debtor", started_at=DAY0, direction="outbound",
                      jurisdiction="cn", duration=14.0, language="zh", status="done", risk_score=92.0,
-                     complaint_risk=0.81, score_reasons=["threat of violence by the agent (score 0.91)"])
+                     complaint_risk=0.81,
+                     score_reasons=[{"reason": "agent threatened the customer", "reason_zh": "坐席威胁客户",
+                                     "points": 45.0, "kind": "risk", "key": "agent_threat", "evidence": ""}])
         risky.segments = [
             SegmentRow(idx=0, speaker="agent", start=0.0, end=4.0, text="您好，这里是某某金融，请问是张先生吗？",
                        words=[], voice=_voice(180, -20, 4.2)),

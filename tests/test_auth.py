@@ -10,7 +10,12 @@ from typer.testing import CliRunner
 
 from qa.access.auth import PermissionDenied, Principal, authenticate, hash_password, session_expired, sign_in, verify_password
 from qa.cli import app
-from qa.views import dashboard as q
+from qa.views.audit import audit_log
+from qa.views.call import save_verdict
+from qa.views.compliance import compliance_view
+from qa.views.export import case_file
+from qa.views.queue import review_queue
+from qa.views.wellbeing import wellbeing_view
 from qa.store.db import session_scope
 from qa.store.models import AuditEvent, User
 from qa.access.users import add_user, create_demo_users, set_active
@@ -65,15 +70,15 @@ def test_session_expiry(monkeypatch):
 @pytest.mark.parametrize(
     ("role", "fn", "args"),
     [
-        ("reviewer", q.wellbeing_view, ()),
-        ("reviewer", q.compliance_view, ()),
-        ("reviewer", q.audit_log, ()),
-        ("reviewer", q.case_file, (1,)),
-        ("manager", q.compliance_view, ()),
-        ("manager", q.audit_log, ()),
-        ("manager", q.case_file, (1,)),
-        ("manager", q.save_verdict, (1, "confirm")),
-        ("compliance", q.wellbeing_view, ()),
+        ("reviewer", wellbeing_view, ()),
+        ("reviewer", compliance_view, ()),
+        ("reviewer", audit_log, ()),
+        ("reviewer", case_file, (1,)),
+        ("manager", compliance_view, ()),
+        ("manager", audit_log, ()),
+        ("manager", case_file, (1,)),
+        ("manager", save_verdict, (1, "confirm")),
+        ("compliance", wellbeing_view, ()),
     ],
 )
 def test_store_refuses_what_the_role_may_not_see(db_url, role, fn, args):
@@ -85,7 +90,7 @@ def test_store_refuses_what_the_role_may_not_see(db_url, role, fn, args):
 def test_store_refuses_anonymous(db_url):
     seed(db_url)
     with session_scope(db_url) as s, pytest.raises(PermissionDenied):
-        q.review_queue(s, None)  # type: ignore[arg-type]
+        review_queue(s, None)  # type: ignore[arg-type]
 
 
 def test_users_commands(db_url):

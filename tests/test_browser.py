@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from qa.access.auth import Principal
-from qa.views import dashboard as q
+from qa.views.queue import riskiest_call_id
 from qa.store.db import session_scope
 from qa.access.users import add_user, set_active
 from tests.dashboard_seed import PASSWORDS, seed
@@ -62,7 +62,9 @@ def dashboard_server(dashboard_db: tuple[str, str, str], tmp_path: Path) -> Iter
     port = _free_port()
     env = {**os.environ, "CALLQA_UI_LANGUAGE": "en", "HOME": str(tmp_path)}  # streamlit writes ~/.streamlit
     log = (tmp_path / "dashboard.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "dashboard", "--db", url, "--port", str(port)],
+    callqa = Path(sys.executable).with_name("callqa")  # the console script of this environment
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
+    proc = subprocess.Popen([str(callqa), "dashboard", "--db", url, "--port", str(port)],
                             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -94,7 +96,7 @@ def test_sign_in_and_open_riskiest_call(dashboard_server: str, dashboard_db: tup
     sync_api = pytest.importorskip("playwright.sync_api")
     url, name, password = dashboard_db
     with session_scope(url) as s:
-        riskiest = q.riskiest_call_id(s, Principal(name, "compliance"))
+        riskiest = riskiest_call_id(s, Principal(name, "compliance"))
     assert riskiest is not None, "the database has no processed calls"
     OUTPUT.mkdir(parents=True, exist_ok=True)
 

@@ -115,3 +115,27 @@ def test_lawful_consequence_stated_politely_is_not_a_threat() -> None:
     texts = ["逾期记录会按合同报送征信。", "Overdue records are reported to the credit bureau as the contract allows."]
     threat = clf.predict(texts, ["agent", "agent"])[:, LABELS.index("threat")]
     assert np.all(threat < clf.thresholds["threat"]), threat
+
+
+def test_a_missing_or_mismatched_head_is_an_error_naming_what_is_missing(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    from qa.detect import engine
+
+    half = tmp_path / "half"
+    half.mkdir()
+    (half / "metadata.json").write_text("{}", encoding="utf-8")
+    with pytest.raises(clf_model.ClassifierUnavailable, match=r"half lacks head\.npz"):
+        engine.get_classifier(Settings(home=tmp_path, classifier=str(half)))  # no silent fallback to rules
+    import qa.detect.classifier.encoder as enc
+
+    monkeypatch.setattr(enc, "describe_encoder", lambda settings=None: {"sha256": "0" * 64})
+    with pytest.raises(clf_model.ClassifierUnavailable, match="trained on encoder build"):
+        clf_model._load(clf_model.BUNDLED_HEAD_DIR, tmp_path, Settings(home=tmp_path))
+
+
+def test_rules_only_is_an_explicit_setting(tmp_path: Path) -> None:
+    from qa.detect import engine
+
+    assert engine.get_classifier(Settings(home=tmp_path, classifier="rules-only")) is None
+    with pytest.raises(clf_model.ClassifierUnavailable, match="rules-only"):
+        clf_model.classifier_dir(Settings(home=tmp_path, classifier="rules-only"))

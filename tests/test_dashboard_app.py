@@ -225,7 +225,7 @@ def test_wellbeing_for_manager_shows_own_team(seeded):
 def test_audit_page_lists_sign_ins(seeded):
     at = sign_in("admin").switch_page("views/audit.py").run()
     df = at.dataframe[0].value
-    assert "sign_in" in set(df["Action"])
+    assert "sign in" in set(df["Action"])  # the action's name from qa/data/i18n.yaml
 
 
 def test_session_expires_after_inactivity(seeded, monkeypatch):
@@ -273,8 +273,106 @@ def test_dashboard_loads_no_model_libraries():
     import sys
 
     code = ("import sys; from qa.dashboard import ui; import altair, pandas; "
-            "import qa.views.dashboard, qa.views.export, qa.access.auth, qa.access.redact, qa.cli.admin; "
+            "import qa.views.overview, qa.views.queue, qa.views.call, qa.views.compliance, qa.views.wellbeing, "
+            "qa.views.audit, qa.views.export, qa.access.auth, qa.access.redact, qa.cli.admin; "
             "bad = [m for m in ('torch', 'faster_whisper', 'transformers', 'ctranslate2', 'qa.asr.engine') if m in sys.modules]; "
             "assert not bad, bad")
     result = subprocess.run([sys.executable, "-c", code], cwd=APP.parents[1], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_dashboard_command_stops_on_sigterm_and_frees_its_port(tmp_path):
+    """`callqa dashboard` becomes the Streamlit server: a service manager's SIGTERM frees the port."""
+    import os
+    import shutil
+    import signal
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    callqa = shutil.which("callqa", path=str(Path(sys.executable).parent)) or "callqa"
+    env = {**os.environ, "PYTHONPATH": str(APP.parents[2])}
+    proc = subprocess.Popen([callqa, "dashboard", "--port", str(port), "--db", f"sqlite:///{tmp_path / 'd.db'}"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert proc.poll() is None, "the dashboard exited before serving"
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            assert time.monotonic() < deadline, "the dashboard never opened its port"
+            time.sleep(0.5)
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        time.sleep(1.0)
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", port))  # nothing (no orphaned server) holds the port any more
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of this test's process group
+        except ProcessLookupError:
+            pass
+
+
+SLUG = r"\b(?:threat|harassment|privacy|stress|compliance)/[a-z_]+"
+
+
+def all_text(at: AppTest) -> str:
+    """Everything a page shows: markdown, captions, metrics, table cells and headers, expander titles."""
+    parts = [page_text(at)] + [e.label for e in at.expander] + [str(s.options) for s in at.selectbox]
+    for df in at.dataframe:
+        parts += [str(c) for c in df.value.columns] + [str(v) for v in df.value.to_numpy().ravel().tolist()]
+    return "\n".join(parts)
+
+
+def test_chinese_pages_show_no_english_subtypes_or_explanations(seeded, monkeypatch):
+    """Every page for admin in Chinese: subtypes, explanations, reasons and sources come out in Chinese."""
+    import re
+
+    from qa.store.models import FindingRow
+
+    with session_scope(seeded.url) as s:
+        missing = FindingRow(call_id=seeded.riskiest, label="compliance/missing_disclosure",
+                             subtype="compliance/missing_disclosure/recording_notice", speaker="agent", start=0.0,
+                             end=4.0, span="", score=0.6, source="rulepack:cn/missing_disclosure",
+                             explanation="GB/T 45251-2025: the call is recorded; no recording notice in the first 60 s",
+                             details={"explanation_zh": "GB/T 45251-2025：应告知通话录音；前60秒未告知录音"})
+        s.add(missing)
+        s.flush()
+        s.add(Verdict(finding_id=missing.id, user="compliance", verdict="escalate"))
+        english = [f.explanation for f in s.scalars(select(FindingRow))]
+    monkeypatch.setenv("CALLQA_UI_LANGUAGE", "zh")
+    at = sign_in("admin")
+    shown = {}
+    for page in ("call", *(p for p in ALL_PAGES if p != "call")):
+        if page == "call":
+            open_call(at, seeded.riskiest)
+        else:
+            at.switch_page(f"views/{page}.py").run()
+        assert not at.exception, (page, at.exception)
+        shown[page] = all_text(at)
+        assert not re.findall(SLUG, shown[page]), (page, re.findall(SLUG, shown[page]))
+        assert not [e for e in english if e in shown[page]], page
+    assert "未告知通话录音" in shown["call"] and "前60秒未告知录音" in shown["call"]
+    assert "暴力威胁" in shown["call"] and "坐席威胁客户" in shown["call"]  # subtype name and score reason
+    assert "未告知通话录音" in shown["compliance"] and "暴力威胁" in shown["overview"]
+
+
+def test_every_subtype_the_pipeline_writes_has_a_name_in_both_languages():
+    import re
+
+    code = "\n".join(p.read_text(encoding="utf-8") for p in (APP.parents[1]).rglob("*")
+                     if p.suffix in (".py", ".yaml") and "i18n" not in p.name)
+    slugs = set(re.findall(r"\b(?:threat|harassment|privacy|stress|compliance)/[a-z_]+(?:/[a-z_]+)?", code))
+    slugs -= {"threat/harassment/privacy", "compliance/packs", "compliance/matching", "compliance/rules"}
+    for pack in ("cn", "us"):
+        for rule, spec in load_data(f"packs/{pack}")["rules"].items():
+            slugs |= {f"compliance/{rule}/{el}" for el in (spec.get("elements") or {})}
+    strings = load_data("i18n")
+    assert slugs and not {s for s in slugs if f"subtype:{s}" not in strings}, \
+        sorted(s for s in slugs if f"subtype:{s}" not in strings)

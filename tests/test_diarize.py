@@ -138,3 +138,17 @@ def test_short_speech_is_one_speaker() -> None:
     audio, _ = _concat([(0, left[:int(0.9 * RATE)]), (1, right[:int(0.8 * RATE)])], gap_s=0.3)
     turns = diarize(audio)
     assert turns and {t.cluster for t in turns} == {0}
+
+
+def test_diarizer_import_prints_no_deprecation_warnings():
+    """webrtcvad's pkg_resources notice (one per `ingest`/`transcribe` process) never reaches the user."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = "from qa.speakers.diarize import _resemblyzer; _resemblyzer(); import warnings; warnings.warn('still on')"
+    result = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "deprecat" not in result.stderr.lower() and "pkg_resources" not in result.stderr, result.stderr
+    assert "still on" in result.stderr  # other warnings are not hidden

@@ -111,3 +111,34 @@ def test_voice_stress_against_the_agents_stored_baseline(db_url: str) -> None:
         assert rows[1].voice["z"]["pitch_st"] > 2
         day = s.scalar(select(AgentDay).where(AgentDay.agent_id == "v1", AgentDay.day == date(2025, 3, 4)))
         assert day.metrics["stress_voice_findings"] == 1 and day.metrics["stress_z"] > 0.5
+
+
+def test_wellbeing_page_counts_abuse_like_the_index_by_site_day(db_url: str, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Charts and index agree on Shanghai days (23:30 and 00:30 local are two days), and a customer's
+    self-harm statement is not counted as abuse the agent received."""
+    from qa.access.auth import Principal
+    from qa.config import get_settings
+    from qa.views.common import Filters
+    from qa.views.overview import overview
+    from qa.views.wellbeing import AbuseDay, wellbeing_view
+
+    monkeypatch.setenv("CALLQA_DEFAULT_TIMEZONE", "Asia/Shanghai")
+    get_settings.cache_clear()
+    self_harm = {"label": "threat", "subtype": "threat/self_harm", "speaker": "customer", "start": 3.0, "end": 5.0,
+                 "span": "我不想活了", "explanation": "self-harm"}
+    late = datetime(2025, 3, 4, 23, 30, tzinfo=SH)  # 15:30 UTC
+    with session_scope(db_url) as s:
+        add_call(s, late, agent="tz", account="T1", findings=[insult_to_agent(9.0), self_harm])
+        add_call(s, late + timedelta(hours=1), agent="tz", account="T2", findings=[self_harm])  # 00:30 next day
+        admin = Principal("admin", "admin")
+        view = wellbeing_view(s, admin)
+        index = {d.day: d for d in s.scalars(select(AgentDay).where(AgentDay.agent_id == "tz"))}
+        trend = overview(s, admin).trend
+        next_day_only = wellbeing_view(s, admin, Filters(date_from=date(2025, 3, 5), date_to=date(2025, 3, 5)))
+    assert view.abuse == [AbuseDay("tz", date(2025, 3, 4), abusive_findings=1, calls=1),
+                          AbuseDay("tz", date(2025, 3, 5), abusive_findings=0, calls=1)]
+    assert sorted(index) == [date(2025, 3, 4), date(2025, 3, 5)]
+    assert [index[a.day].metrics["abuse_count"] for a in view.abuse] == [a.abusive_findings for a in view.abuse]
+    assert [(d.day, d.calls) for d in view.days] == [(a.day, a.calls) for a in view.abuse]
+    assert [(t.day, t.calls) for t in trend] == [(date(2025, 3, 4), 1), (date(2025, 3, 5), 1)]
+    assert [a.day for a in next_day_only.abuse] == [date(2025, 3, 5)]

@@ -1,7 +1,7 @@
 """Sign-in, roles and session expiry for the dashboard.
 
 Passwords are hashed with argon2id (argon2-cffi). Role permissions live in one table here and are
-checked by every query in `qa.views.dashboard`, so hiding a page is never the only protection.
+checked by every view function in `qa.views`, so hiding a page is never the only protection.
 """
 
 from __future__ import annotations

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -139,11 +138,14 @@ def dashboard(
     cmd = [sys.executable, "-m", "streamlit", "run", str(DASHBOARD_APP),
            "--server.fileWatcherType", "none", "--browser.gatherUsageStats", "false",
            "--server.headless", "true", "--client.toolbarMode", "viewer", "--server.address", address, "--server.port", str(port)]
+    if not DASHBOARD_APP.is_file():
+        raise typer.BadParameter(f"the dashboard app is missing from the installed package: {DASHBOARD_APP}")
     console.print(f"dashboard on http://{address}:{port}  (Ctrl+C to stop)")
-    try:
-        raise typer.Exit(subprocess.call(cmd, env=env))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+    sys.stdout.flush()
+    sys.stderr.flush()
+    # Become the Streamlit server (same pid): a service manager's SIGTERM then stops the server itself,
+    # instead of leaving an orphaned child that keeps the port.
+    os.execvpe(sys.executable, cmd, env)
 
 
 @app.command("export-labels")
@@ -154,7 +156,7 @@ def export_labels(
 ) -> None:
     """Write reviewers' verdicts as JSONL training labels (text, speaker, label, verdict; latest verdict per finding)."""
     from qa.access import audit
-    from qa.views.dashboard import iter_training_labels
+    from qa.views.export import iter_training_labels
     from qa.store.db import session_scope
 
     url = open_db(db)
@@ -163,7 +165,7 @@ def export_labels(
     try:
         with session_scope(url) as session:
             for row in iter_training_labels(session, mask=mask_pii):
-                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                out.write(json.dumps(row.to_json(), ensure_ascii=False) + "\n")
                 n += 1
             audit.record(session, os.environ.get("USER", "cli"), "export_labels", detail={"labels": n, "masked": mask_pii})
     finally:

@@ -84,7 +84,7 @@ def _classify(items: list[dict[str, Any]], rules_only: bool) -> list[dict[str, A
     classifier = None
     if not rules_only:
         try:
-            classifier = get_classifier(required=True)
+            classifier = get_classifier()
         except Exception as exc:  # noqa: BLE001 - missing model files or packages: say what and how to fix
             err.print(f"[red]cannot load the classifier: {exc}[/red]\n"
                       "train it with `callqa train`, or use --rules-only", highlight=False)

@@ -112,7 +112,8 @@ def verdict(
     """Judge a finding as a dashboard user: same permission checks and audit trail as the dashboard."""
     from qa.access.auth import PermissionDenied, reload_principal
     from qa.store.db import session_scope
-    from qa.views.dashboard import VERDICTS, NotFound, save_verdict
+    from qa.views.call import save_verdict
+    from qa.views.common import VERDICTS, NotFound
 
     if decision not in VERDICTS:
         typer.echo(f"verdict must be one of {', '.join(VERDICTS)} / 复核结论须为 {'、'.join(VERDICTS)}", err=True)

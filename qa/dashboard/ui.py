@@ -1,6 +1,6 @@
 """Shared pieces of the dashboard pages: strings, sign-in state, database access, sidebar filters.
 
-Pages call `qa.views.dashboard` through `run_query`, which opens the session and turns the store's
+Pages call the `qa.views` page modules through `run_query`, which opens the session and turns the store's
 PermissionDenied / NotFound into clear messages. Nothing here loads a model.
 """
 
@@ -11,22 +11,29 @@ import logging
 import time
 from collections.abc import Callable
 from datetime import date, datetime
-from functools import lru_cache
 from pathlib import Path
 from typing import Any, TypeVar
 
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from qa.access.auth import Principal, PermissionDenied, reload_principal, session_expired, session_timeout_s, sign_in
-from qa.views.dashboard import NotFound
+from qa.access.auth import (
+    PermissionDenied,
+    Principal,
+    reload_principal,
+    session_expired,
+    session_timeout_s,
+    sign_in,
+)
+from qa.views import i18n
+from qa.views.common import NotFound
+from qa.views.i18n import Bilingual
 from qa.config import load_settings
-from qa.data import load as load_data
 from qa.text import fmt_offset
 
 log = logging.getLogger("callqa.dashboard")
 HERE = Path(__file__).resolve().parent
-LANGS = ("zh", "en")
+LANGS = i18n.LANGS
 LABEL_COLORS = {"threat": "#d62728", "harassment": "#ff7f0e", "privacy": "#9467bd", "stress": "#1f77b4",
                 "compliance": "#17becf"}
 T = TypeVar("T")
@@ -35,9 +42,8 @@ T = TypeVar("T")
 # ---------------------------------------------------------------- strings
 
 
-@lru_cache(maxsize=1)
 def strings() -> dict[str, dict[str, str]]:
-    return load_data("i18n")
+    return i18n.strings()
 
 
 def lang() -> str:
@@ -58,9 +64,13 @@ def t(key: str, **fields: Any) -> str:
     return text.format(**fields) if fields else text
 
 
+def tr(value: Bilingual) -> str:
+    """A view's two-language text in the page's language."""
+    return value.get(lang())
+
+
 def label_name(label: str) -> str:
-    chip = "compliance" if label.startswith("compliance") else label
-    return t(f"label_{chip}") if f"label_{chip}" in strings() else label
+    return tr(i18n.label_name(label))
 
 
 def language_switch() -> None:
@@ -80,7 +90,7 @@ def db_url() -> str:
 
 
 def run_query(fn: Callable[..., T], user: Principal | None, *args: Any, **kwargs: Any) -> T:
-    """Run a `qa.views.dashboard` function in a session; stop the page with a clear message on refusal."""
+    """Run a `qa.views` function in a session; stop the page with a clear message on refusal."""
     from qa.store.db import session_scope
 
     try:
@@ -103,12 +113,13 @@ def run_query(fn: Callable[..., T], user: Principal | None, *args: Any, **kwargs
 
 
 @st.cache_data(ttl=60, show_spinner=False)
-def _cached(url: str, fn_name: str, user: Principal, args: tuple[Any, ...]) -> Any:
-    from qa.views import dashboard
+def _cached(url: str, module: str, fn_name: str, user: Principal, args: tuple[Any, ...]) -> Any:
+    import importlib
+
     from qa.store.db import session_scope
 
     with session_scope(url) as session:
-        return getattr(dashboard, fn_name)(session, user, *args)
+        return getattr(importlib.import_module(module), fn_name)(session, user, *args)
 
 
 def cached_query(fn: Callable[..., T], user: Principal, *args: Any) -> T:
@@ -117,7 +128,7 @@ def cached_query(fn: Callable[..., T], user: Principal, *args: Any) -> T:
     The role check still runs on every miss; errors are not cached.
     """
     try:
-        return _cached(db_url(), fn.__name__, user, args)
+        return _cached(db_url(), fn.__module__, fn.__name__, user, args)
     except (PermissionDenied, NotFound, SQLAlchemyError):
         return run_query(fn, user, *args)  # shows the message and stops
 
@@ -240,7 +251,7 @@ def page_guard(capability: str) -> Principal:
 
 
 def sidebar_filters(user: Principal, labels: bool = False, search: bool = False) -> Any:
-    from qa.views.dashboard import CHIP_LABELS, Filters, filter_options
+    from qa.views.common import CHIP_LABELS, Filters, filter_options
 
     opts = cached_query(filter_options, user)
     sb = st.sidebar
@@ -255,7 +266,8 @@ def sidebar_filters(user: Principal, labels: bool = False, search: bool = False)
     chosen_labels: list[str] = []
     term = ""
     if labels:
-        chosen_labels = sb.multiselect(t("labels"), CHIP_LABELS, key="f_labels", format_func=label_name)
+        names = {lb: label_name(lb) for lb in CHIP_LABELS}  # fixed at render time: one language per run
+        chosen_labels = sb.multiselect(t("labels"), CHIP_LABELS, key="f_labels", format_func=names.__getitem__)
     if search:
         term = st.text_input(t("search"), key="f_search")
     date_from = span[0] if isinstance(span, (tuple, list)) and len(span) >= 1 else None

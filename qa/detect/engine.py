@@ -6,7 +6,6 @@ utterance, so detection adds little to a call's processing time.
 
 from __future__ import annotations
 
-import logging
 from collections import defaultdict
 from typing import Any
 
@@ -18,26 +17,16 @@ from qa.detect.registry import default_registry
 from qa.detect.fusion import ModelInfo, Thresholds, fuse_utterance, model_info
 from qa.records import LABELS, CallMeta, Finding, Transcript
 
-log = logging.getLogger(__name__)
 
-_warned_unavailable = False
+def get_classifier(settings: Settings | None = None) -> Any | None:
+    """The learned classifier `Settings.classifier` names, loaded once per process; None only when the
+    site chose `classifier: rules-only`. A missing or mismatched head raises ClassifierUnavailable."""
+    from qa.detect.classifier.model import RULES_ONLY, load_classifier
 
-
-def get_classifier(settings: Settings | None = None, required: bool = False) -> Any | None:
-    """The learned classifier, loaded once per process; None (with one warning) when it is not available
-    and not `required` (ingestion then runs on rules alone rather than failing the call)."""
-    global _warned_unavailable
-    try:
-        from qa.detect.classifier.model import load_classifier
-
-        return load_classifier(settings)
-    except Exception as exc:  # noqa: BLE001 - missing head, missing encoder package, ...
-        if required:
-            raise
-        if not _warned_unavailable:
-            log.warning("learned classifier unavailable, detecting with rules only: %s", exc)
-            _warned_unavailable = True
+    settings = settings or get_settings()
+    if settings.classifier == RULES_ONLY:
         return None
+    return load_classifier(settings)
 
 
 def _predict(classifier: Any, utts: list[Utterance]) -> np.ndarray | None:
@@ -84,7 +73,7 @@ def detect_transcript(transcript: Transcript, meta: CallMeta, settings: Settings
     """Findings over a call's utterances and its dialogue (third-party disclosure, reported call bombing).
 
     `classifier`: a loaded classifier (anything with `predict(texts, speakers) -> (n, 4)`, `name`, `version`,
-    `thresholds`); None loads the bundled one when `use_model` (rules only if it is unavailable).
+    `thresholds`); None loads the one `Settings.classifier` names when `use_model`.
     """
     settings = settings or get_settings()
     if classifier is None and use_model:
@@ -106,7 +95,7 @@ def classify_items(items: list[dict[str, Any]], classifier: Any = None, *, use_m
     """
     settings = settings or get_settings()
     if classifier is None and use_model:
-        classifier = get_classifier(settings, required=True)
+        classifier = get_classifier(settings)
     if not use_model:
         classifier = None
     utts = [Utterance(i, it.get("speaker"), str(it.get("text") or ""), lang=it.get("lang"))

@@ -59,13 +59,29 @@ class SpeechTurn:
 
 
 @lru_cache(maxsize=1)
+def _resemblyzer() -> Any:
+    """The resemblyzer package, imported once with only webrtcvad's pkg_resources deprecation notice hidden.
+
+    webrtcvad (a resemblyzer dependency) does `import pkg_resources`, which warns on every process start;
+    that notice (and resemblyzer's own deprecated scipy import) is about third-party imports and tells a
+    user nothing, so each is filtered by message, category and module here and nowhere else. Every other
+    warning still shows.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning,
+                                module="webrtcvad")
+        warnings.filterwarnings("ignore", message="Please import `binary_dilation`", category=DeprecationWarning,
+                                module="resemblyzer.audio")  # resemblyzer imports a deprecated scipy path
+        import resemblyzer
+        import resemblyzer.audio  # noqa: F401 - the submodule that imports webrtcvad
+
+        return resemblyzer
+
+
+@lru_cache(maxsize=1)
 def _encoder() -> Any:
     """resemblyzer's bundled GE2E encoder, loaded once per process."""
-    with warnings.catch_warnings():  # webrtcvad (a resemblyzer dependency) imports the deprecated pkg_resources
-        warnings.simplefilter("ignore")
-        from resemblyzer import VoiceEncoder
-
-        return VoiceEncoder("cpu", verbose=False)
+    return _resemblyzer().VoiceEncoder("cpu", verbose=False)
 
 
 def speech_regions(samples: np.ndarray, rate: int = RATE) -> list[tuple[int, int]]:
@@ -90,8 +106,8 @@ def _window_starts(start: int, end: int, win: int, hop: int) -> list[int]:
 def _embed_windows(samples: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
     """L2-normed GE2E embeddings of the given sample spans, each level-normalised, batched by length."""
     import torch
-    from resemblyzer import audio as rz_audio
 
+    rz_audio = _resemblyzer().audio
     encoder = _encoder()
     target_rms = 10 ** (_TARGET_DBFS / 20)
     mels: list[np.ndarray] = []

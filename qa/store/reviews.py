@@ -108,7 +108,7 @@ def reconcile_findings(session: Session, call_id: int, findings: Sequence[Findin
 
 def add_verdict(session: Session, finding_id: int, user: str, verdict: str, note: str | None = None) -> Verdict:
     """Store one verdict (a new row each time: the history is kept). Permission checks and audit are the
-    caller's (`qa.views.dashboard.save_verdict`)."""
+    caller's (`qa.views.call.save_verdict`)."""
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}")
     row = Verdict(finding_id=finding_id, user=user, verdict=verdict, note=(note or "").strip() or None)

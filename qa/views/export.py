@@ -1,39 +1,65 @@
 """Case export for regulators and internal review: one HTML file and one CSV per call.
 
-Input is a `qa.views.dashboard.CaseFile`, which is already masked for roles without the "pii"
-capability, so an export never shows more than its author may see. HTML is rendered by Jinja2 with
-autoescaping (transcripts are untrusted text).
+A `CaseFile` (from `case_file`) is already masked for roles without the "pii" capability, so an
+export never shows more than its author may see. HTML is rendered by Jinja2 with autoescaping
+(transcripts are untrusted text). Also the training-label export behind `callqa export-labels`.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from jinja2 import Environment, select_autoescape
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
 
-from qa.views.dashboard import CallDetail, CaseFile, FindingView
+from qa.access import audit
+from qa.access.auth import Principal, require
+from qa.access.redact import PII_SPOKEN, mask_pii
+from qa.store.models import Call, FindingRow, SegmentRow
+from qa.views.audit import AuditRow, call_trail
+from qa.views.call import CallDetail, FindingView, call_detail
+from qa.views.common import latest_verdict_subquery
+from qa.views.i18n import text
 
-HEADINGS = {
-    "en": {"title": "Case file: call {call_id}", "call": "Call", "agent": "Agent", "team": "Team",
-           "started": "Started (UTC)", "language": "Language", "jurisdiction": "Jurisdiction", "risk": "Risk score",
-           "complaint": "Complaint risk", "reasons": "Why this risk score", "findings": "Findings and verdicts",
-           "label": "Label", "subtype": "Subtype", "speaker": "Speaker", "time": "Time (s)", "score": "Score",
-           "source": "Rule or model", "why": "Explanation", "excerpt": "Transcript excerpt", "verdicts": "Verdicts",
-           "none": "not reviewed", "superseded": "superseded: no longer fires, kept for its verdicts", "notes": "Coaching notes", "audit": "Audit trail", "at": "When (UTC)",
-           "user": "User", "action": "Action", "detail": "Detail", "exported": "Exported by {user} at {at} UTC.",
-           "masked": "ID, card and phone numbers and e-mails are masked in this export.",
-           "transcript": "Full transcript"},
-    "zh": {"title": "案件档案：通话 {call_id}", "call": "通话", "agent": "坐席", "team": "团队",
-           "started": "开始时间（UTC）", "language": "语言", "jurisdiction": "辖区", "risk": "风险分",
-           "complaint": "投诉风险", "reasons": "风险分依据", "findings": "标记与复核结论", "label": "标签",
-           "subtype": "子类", "speaker": "说话人", "time": "时间（秒）", "score": "分数", "source": "规则或模型",
-           "why": "原因", "excerpt": "转写摘录", "verdicts": "复核结论", "none": "未复核", "superseded": "已取代：重新分析后不再触发，因有复核结论而保留", "notes": "辅导记录",
-           "audit": "审计记录", "at": "时间（UTC）", "user": "用户", "action": "操作", "detail": "详情",
-           "exported": "由 {user} 于 {at} UTC 导出。", "masked": "本导出中的身份证号、卡号、电话号码和邮箱已遮蔽。",
-           "transcript": "完整转写"},
-}
+
+@dataclass
+class CaseFile:
+    detail: CallDetail
+    audit: list[AuditRow]
+    exported_by: str
+    exported_at: datetime
+    masked: bool
+
+
+def case_file(session: Session, user: Principal, call_id: int) -> CaseFile:
+    """Everything a case export holds, audited as "export"; masked for roles without "pii"."""
+    require(user, "export")
+    detail = call_detail(session, user, call_id)
+    audit.record(session, user.name, "export", call_id, {"format": "case"})
+    return CaseFile(detail=detail, audit=call_trail(session, call_id), exported_by=user.name,
+                    exported_at=datetime.now(UTC), masked=detail.masked)
+
+EXPORT_HEADINGS: tuple[str, ...] = (
+    "title", "call", "agent", "team", "started", "language", "jurisdiction", "risk", "complaint", "reasons",
+    "findings", "label", "subtype", "speaker", "time", "score", "source", "why", "excerpt", "verdicts", "none",
+    "notes", "audit", "at", "user", "action", "detail", "exported", "masked", "transcript",
+)
+
+
+def headings(lang: str) -> dict[str, str]:
+    """The export's headings in `lang`, from qa/data/i18n.yaml (keys export:<heading>)."""
+    out = {}
+    for key in EXPORT_HEADINGS:
+        found = text(f"export:{key}")
+        out[key] = found.get(lang) if found is not None else key
+    return out
 
 _TEMPLATE = """<!doctype html>
 <html lang="{{ lang }}"><head><meta charset="utf-8"><title>{{ h.title.format(call_id=d.call_id) }}</title>
@@ -52,21 +78,21 @@ vertical-align:top;text-align:left;font-size:0.9em}th{background:#f3f3f3}.muted{
 <tr><th>{{ h.risk }}</th><td>{{ "%.1f"|format(d.risk_score) if d.risk_score is not none else "" }}</td>
 <th>{{ h.complaint }}</th><td>{{ "%.2f"|format(d.complaint_risk) if d.complaint_risk is not none else "" }}</td></tr>
 </table>
-{% if d.score_reasons %}<h2>{{ h.reasons }}</h2><ul>{% for r in d.score_reasons %}<li>{{ r }}</li>{% endfor %}</ul>{% endif %}
+{% if d.score_reasons %}<h2>{{ h.reasons }}</h2><ul>{% for r in d.score_reasons %}<li>{{ r.text.get(lang) }}{% if r.points is not none and r.kind == "risk" %} (+{{ "%g"|format(r.points) }}){% endif %}{% if r.evidence %} · {{ r.evidence }}{% endif %}</li>{% endfor %}</ul>{% endif %}
 <h2>{{ h.findings }}</h2>
 <table><tr><th>#</th><th>{{ h.label }}</th><th>{{ h.speaker }}</th><th>{{ h.time }}</th><th>{{ h.score }}</th>
 <th>{{ h.source }}</th><th>{{ h.why }}</th><th>{{ h.excerpt }}</th><th>{{ h.verdicts }}</th></tr>
-{% for f, ex in rows %}<tr><td>{{ f.id }}</td><td>{{ f.label }}<br><span class="muted">{{ f.subtype }}</span>{% if f.status == "superseded" %}<br><span class="muted">{{ h.superseded }}</span>{% endif %}</td>
-<td>{{ f.speaker or "" }}</td><td>{{ "%.1f"|format(f.start) if f.start is not none else "" }}–{{ "%.1f"|format(f.end) if f.end is not none else "" }}</td>
-<td>{{ "%.2f"|format(f.score) }}</td><td>{{ f.source }}</td><td>{{ f.explanation }}</td><td>{{ ex }}</td>
-<td>{% for v in f.verdicts %}{{ v.verdict }} · {{ v.user }} · {{ v.at.strftime("%Y-%m-%d %H:%M") }}{% if v.note %}: {{ v.note }}{% endif %}<br>{% else %}{{ h.none }}{% endfor %}</td></tr>
+{% for f, ex in rows %}<tr><td>{{ f.id }}</td><td>{{ f.label_name.get(lang) }}<br><span class="muted">{{ f.subtype_name.get(lang) }}</span>{% if f.status == "superseded" %}<br><span class="muted">{{ h.superseded }}</span>{% endif %}</td>
+<td>{{ word("speaker_" ~ f.speaker) if f.speaker else "" }}</td><td>{{ "%.1f"|format(f.start) if f.start is not none else "" }}–{{ "%.1f"|format(f.end) if f.end is not none else "" }}</td>
+<td>{{ "%.2f"|format(f.score) }}</td><td>{{ f.source_name.get(lang) }}</td><td>{{ f.explanation.get(lang) }}</td><td>{{ ex }}</td>
+<td>{% for v in f.verdicts %}{{ word("verdict_" ~ v.verdict) }} · {{ v.user }} · {{ v.at.strftime("%Y-%m-%d %H:%M") }}{% if v.note %}: {{ v.note }}{% endif %}<br>{% else %}{{ h.none }}{% endfor %}</td></tr>
 {% endfor %}</table>
 {% if d.notes %}<h2>{{ h.notes }}</h2><table><tr><th>{{ h.at }}</th><th>{{ h.user }}</th><th></th></tr>
 {% for n in d.notes %}<tr><td>{{ n.at.strftime("%Y-%m-%d %H:%M") }}</td><td>{{ n.author }}</td><td>{{ n.note }}</td></tr>{% endfor %}</table>{% endif %}
 <h2>{{ h.transcript }}</h2><table><tr><th>{{ h.time }}</th><th>{{ h.speaker }}</th><th></th></tr>
-{% for s in d.segments %}<tr><td>{{ "%.1f"|format(s.start) }}</td><td>{{ s.speaker }}</td><td>{{ s.text }}</td></tr>{% endfor %}</table>
+{% for s in d.segments %}<tr><td>{{ "%.1f"|format(s.start) }}</td><td>{{ word("speaker_" ~ s.speaker) }}</td><td>{{ s.text }}</td></tr>{% endfor %}</table>
 <h2>{{ h.audit }}</h2><table><tr><th>{{ h.at }}</th><th>{{ h.user }}</th><th>{{ h.action }}</th><th>{{ h.detail }}</th></tr>
-{% for a in case.audit %}<tr><td>{{ a.at.strftime("%Y-%m-%d %H:%M:%S") }}</td><td>{{ a.user }}</td><td>{{ a.action }}</td>
+{% for a in case.audit %}<tr><td>{{ a.at.strftime("%Y-%m-%d %H:%M:%S") }}</td><td>{{ a.user }}</td><td>{{ a.action_name.get(lang) }} <span class="muted">{{ a.action }}</span></td>
 <td>{{ a.detail or "" }}</td></tr>{% endfor %}</table>
 </body></html>
 """
@@ -74,8 +100,9 @@ vertical-align:top;text-align:left;font-size:0.9em}th{background:#f3f3f3}.muted{
 _env = Environment(autoescape=select_autoescape(default=True, default_for_string=True))
 _template = _env.from_string(_TEMPLATE)
 
-CSV_COLUMNS = ("call_id", "agent_id", "started_at", "finding_id", "label", "subtype", "speaker", "start", "end",
-               "score", "source", "explanation", "span", "excerpt", "latest_verdict", "verdict_history", "status")
+CSV_COLUMNS = ("call_id", "agent_id", "started_at", "finding_id", "label", "subtype", "subtype_zh", "speaker", "start",
+               "end", "score", "source", "explanation", "explanation_zh", "span", "excerpt", "latest_verdict",
+               "verdict_history", "status")
 
 
 def excerpt(detail: CallDetail, finding: FindingView, context: int = 1) -> str:
@@ -98,7 +125,11 @@ def excerpt(detail: CallDetail, finding: FindingView, context: int = 1) -> str:
 def render_html(case: CaseFile, lang: str = "en") -> str:
     d = case.detail
     rows = [(f, excerpt(d, f)) for f in d.findings]
-    return _template.render(case=case, d=d, rows=rows, h=HEADINGS.get(lang, HEADINGS["en"]), lang=lang)
+    def word(key: str) -> str:
+        found = text(key)
+        return found.get(lang) if found is not None else key.partition("_")[2]
+
+    return _template.render(case=case, d=d, rows=rows, h=headings(lang), lang=lang, word=word)
 
 
 def render_csv(case: CaseFile) -> str:
@@ -109,8 +140,9 @@ def render_csv(case: CaseFile) -> str:
     for f in d.findings:
         writer.writerow([
             d.call_id, d.agent_id or "", d.started_at.isoformat() if d.started_at else "", f.id, f.label, f.subtype,
-            f.speaker or "", f.start if f.start is not None else "", f.end if f.end is not None else "",
-            f"{f.score:.3f}", f.source, f.explanation, f.span, excerpt(d, f), f.latest or "",
+            f.subtype_name.zh, f.speaker or "", f.start if f.start is not None else "",
+            f.end if f.end is not None else "", f"{f.score:.3f}", f.source, f.explanation.en, f.explanation.zh,
+            f.span, excerpt(d, f), f.latest or "",
             "; ".join(f"{v.at:%Y-%m-%d %H:%M} {v.user} {v.verdict}" + (f" ({v.note})" if v.note else "")
                       for v in f.verdicts),
             f.status,
@@ -126,3 +158,58 @@ def write_case(case: CaseFile, folder: Path, lang: str = "en") -> tuple[Path, Pa
     html_path.write_text(render_html(case, lang), encoding="utf-8")
     csv_path.write_text(render_csv(case), encoding="utf-8-sig")
     return html_path, csv_path
+
+
+# ---------------------------------------------------------------- training labels (CLI, not role-scoped)
+
+
+@dataclass
+class TrainingLabel:
+    """One reviewed finding as a training example: the utterance, its label and the latest verdict."""
+
+    text: str
+    span: str
+    speaker: str | None
+    label: str
+    subtype: str
+    verdict: str
+    finding_id: int
+    call_id: int
+    language: str | None
+    source: str
+    score: float
+    start: float | None
+    end: float | None
+    reviewer: str
+    at: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def iter_training_labels(session: Session, mask: bool = False, batch: int = 1000) -> Iterator[TrainingLabel]:
+    """Latest verdict per finding as a training label.
+
+    Used by `callqa export-labels` (an operator command with database access, so not role-scoped).
+    """
+    lv = latest_verdict_subquery()
+    seg = SegmentRow
+    stmt = (
+        select(FindingRow.id, FindingRow.call_id, FindingRow.label, FindingRow.subtype, FindingRow.speaker,
+               FindingRow.span, FindingRow.source, FindingRow.score, FindingRow.start, FindingRow.end,
+               lv.c.verdict, lv.c.user, lv.c.at, Call.language, seg.text)
+        .join(lv, lv.c.finding_id == FindingRow.id).join(Call, Call.id == FindingRow.call_id)
+        .outerjoin(seg, and_(seg.call_id == FindingRow.call_id, seg.idx == FindingRow.segment_idx))
+        .order_by(FindingRow.id)
+    )
+    for r in session.execute(stmt.execution_options(yield_per=batch)):
+        (fid, cid, label, subtype, speaker, span, source, score, start, end, verdict, vuser, vat,
+         language, text) = r
+        spans = [span] if subtype == PII_SPOKEN else []
+        text = text if text is not None else span
+        yield TrainingLabel(
+            text=mask_pii(text, spans) if mask else text, span=mask_pii(span, spans) if mask else span,
+            speaker=speaker, label=label, subtype=subtype, verdict=verdict, finding_id=fid, call_id=cid,
+            language=language, source=source, score=score, start=start, end=end, reviewer=vuser,
+            at=vat.isoformat() if vat else None,
+        )

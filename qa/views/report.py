@@ -1,6 +1,6 @@
 """What `callqa report CALL_ID` shows: metadata, scores and reasons, measures, and every finding with its
 status (active or superseded) and its reviewers' verdicts. An operator command with database access, so not
-role-scoped (the dashboard's call page is `qa.views.dashboard.call_detail`)."""
+role-scoped (the dashboard's call page is `qa.views.call.call_detail`)."""
 
 from __future__ import annotations
 

@@ -1,14 +1,16 @@
 """Call detail: audio, transcript with highlighted flags, voice measures, verdicts, coaching notes, export."""
 
+import html
 import mimetypes
 
 import altair as alt
 import pandas as pd
 import streamlit as st
-from qa.dashboard import ui
 
-from qa.views import dashboard as q
-from qa.views.dashboard import VERDICTS
+from qa.dashboard import ui
+from qa.views import call as q
+from qa.views.common import VERDICTS
+from qa.views.i18n import named
 
 user = ui.page_guard("call")
 call_id = st.session_state.get("call_id") or st.query_params.get("call")
@@ -42,13 +44,15 @@ m[2].metric(ui.t("agent"), d.agent_id or "–")
 m[3].metric(ui.t("duration"), ui.fmt_time(d.duration))
 m[4].metric(ui.t("language_col"), f"{d.language or '–'} / {d.jurisdiction or '–'}")
 st.caption(" · ".join(f"{ui.t(k)}: {v}" for k, v in (("started", ui.fmt_dt(d.started_at)), ("team", d.team), ("account", d.account_id),
-                                                       ("callee", d.callee), ("direction", d.direction),
-                                                       ("status", d.status)) if v))
+                                                       ("callee", d.callee),
+                                                       ("direction", d.direction and ui.tr(named("direction", d.direction))),
+                                                       ("status", ui.tr(named("status", d.status)))) if v))
 if d.score_reasons:
     with st.expander(ui.t("why_risk")):
         for reason in d.score_reasons:
-            st.markdown(f"- {reason}" if not isinstance(reason, dict) else
-                        "- " + ", ".join(f"{k}: {v}" for k, v in reason.items()))
+            points = f" (+{reason.points:g})" if reason.points is not None and reason.kind == "risk" else ""
+            evidence = f" · {reason.evidence}" if reason.evidence else ""
+            st.markdown(f"- {ui.tr(reason.text)}{points}{evidence}")
 
 # ------------------------------------------------------------ audio
 audio_key = f"audio_{call_id}"
@@ -73,6 +77,7 @@ else:
         st.warning(ui.t("audio_missing"))
 
 # ------------------------------------------------------------ findings and verdicts
+verdict_names = {v: ui.t("verdict_" + v) for v in VERDICTS}  # fixed at render time: one language per run
 left, right = st.columns([3, 2])
 with right:
     st.subheader(ui.t("findings_title"))
@@ -80,11 +85,11 @@ with right:
         st.info(ui.t("no_findings"))
     for f in d.findings:
         with st.container(border=True):
-            st.markdown(ui.chip_html(f.label) + f" <b>{f.subtype}</b> · {ui.t('score')} {f.score:.2f}",
-                        unsafe_allow_html=True)
-            st.markdown(f"**{ui.t('explanation')}:** {f.explanation}")
+            st.markdown(ui.chip_html(f.label) + f" <b>{html.escape(ui.tr(f.subtype_name))}</b> · "
+                        f"{ui.t('score')} {f.score:.2f}", unsafe_allow_html=True)
+            st.markdown(f"**{ui.t('explanation')}:** {ui.tr(f.explanation)}")
             st.caption(f"{ui.t('speaker')}: {ui.t('speaker_' + f.speaker) if f.speaker else '–'} · "
-                       f"{ui.t('time')}: {ui.fmt_time(f.start)}–{ui.fmt_time(f.end)} · {ui.t('source')}: {f.source}")
+                       f"{ui.t('time')}: {ui.fmt_time(f.start)}–{ui.fmt_time(f.end)} · {ui.t('source')}: {ui.tr(f.source_name)}")
             st.markdown(f"> {f.span}")
             if d.audio_available and f.start is not None:
                 if st.button(ui.t("play_from", at=ui.fmt_time(f.start)), key=f"play_{f.id}"):
@@ -98,7 +103,7 @@ with right:
                 with st.form(f"verdict_{f.id}"):
                     current = f.latest if f.latest in VERDICTS else VERDICTS[0]
                     choice = st.radio(ui.t("verdict"), VERDICTS, index=VERDICTS.index(current), horizontal=True,
-                                      format_func=lambda v: ui.t("verdict_" + v), key=f"vchoice_{f.id}")
+                                      format_func=verdict_names.__getitem__, key=f"vchoice_{f.id}")
                     note = st.text_input(ui.t("note"), key=f"vnote_{f.id}")
                     if st.form_submit_button(ui.t("save_verdict")):
                         ui.run_query(q.save_verdict, user, f.id, choice, note)
@@ -130,7 +135,7 @@ with left:
 # ------------------------------------------------------------ voice measures
 st.subheader(ui.t("voice_measures"))
 rows = [{"start": s.start, "speaker": ui.t("speaker_" + s.speaker) if s.speaker in ("agent", "customer") else s.speaker,
-         "measure": k, "value": float(v)}
+         "measure": ui.tr(named("measure", k)), "value": float(v)}
         for s in d.segments for k, v in (s.voice or {}).items()
         if isinstance(v, (int, float)) and not isinstance(v, bool)]
 if not rows:
@@ -168,12 +173,12 @@ if user.can("coaching"):
 
 # ------------------------------------------------------------ export
 if user.can("export"):
-    from qa.views.export import render_csv, render_html
+    from qa.views.export import case_file, render_csv, render_html
 
     st.subheader(ui.t("export_case"))
     export_key = f"export_{call_id}"
     if st.button(ui.t("prepare_export"), key="prepare_export"):
-        case = ui.run_query(q.case_file, user, call_id)
+        case = ui.run_query(case_file, user, call_id)
         st.session_state[export_key] = (render_html(case, ui.lang()), render_csv(case))
     if export_key in st.session_state:
         html_doc, csv_doc = st.session_state[export_key]

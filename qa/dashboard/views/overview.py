@@ -3,14 +3,14 @@
 import altair as alt
 import pandas as pd
 import streamlit as st
-from qa.dashboard import ui
 
-from qa.views import dashboard as q
+from qa.dashboard import ui
+from qa.views.overview import overview
 
 user = ui.page_guard("overview")
 st.title(ui.t("page_overview"))
 filters = ui.sidebar_filters(user)
-data = ui.cached_query(q.overview, user, filters)
+data = ui.cached_query(overview, user, filters)
 
 if not data.processed:
     st.info(ui.t("no_calls"))
@@ -59,10 +59,9 @@ if data.trend:
 
 st.subheader(ui.t("top_rules"))
 if data.top_rules:
-    rules = pd.DataFrame(data.top_rules)
-    rules["label"] = rules["label"].map(ui.label_name)
-    st.dataframe(rules.rename(columns={"source": ui.t("source"), "subtype": ui.t("subtype"), "label": ui.t("label"),
-                                       "findings": ui.t("findings"), "calls": ui.t("calls")}),
-                 hide_index=True, width="stretch")
+    st.dataframe(pd.DataFrame([{
+        ui.t("source"): ui.tr(source), ui.t("subtype"): ui.tr(subtype), ui.t("label"): ui.tr(label),
+        ui.t("findings"): r.findings, ui.t("calls"): r.calls,
+    } for r in data.top_rules for source, subtype, label in [r.names]]), hide_index=True, width="stretch")
 else:
     st.caption(ui.t("no_findings"))

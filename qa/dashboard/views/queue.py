@@ -2,9 +2,9 @@
 
 import pandas as pd
 import streamlit as st
-from qa.dashboard import ui
 
-from qa.views import dashboard as q
+from qa.dashboard import ui
+from qa.views.queue import review_queue
 
 PAGE_SIZE = 50
 
@@ -17,7 +17,7 @@ if st.session_state.get("queue_filters") != filters:
     st.session_state["queue_filters"] = filters
     st.session_state["queue_cursors"] = [None]
 cursors = st.session_state["queue_cursors"]
-page = ui.run_query(q.review_queue, user, filters, cursors[-1], PAGE_SIZE)
+page = ui.run_query(review_queue, user, filters, cursors[-1], PAGE_SIZE)
 
 if page.total is not None:
     st.caption(ui.t("queue_caption", total=f"{page.total:,}"))
@@ -56,8 +56,9 @@ if selected:
     st.switch_page("views/call.py")
 
 c1, c2, c3, c4 = st.columns([3, 1, 1, 1])
+call_word = ui.t("call")  # fixed at render time: one language per run
 choice = c1.selectbox(ui.t("choose_call"), [r.call_id for r in page.rows], key=f"queue_choice_{hash(filters)}_{len(cursors)}",
-                      format_func=lambda cid: f"{ui.t('call')} {cid}")
+                      format_func=lambda cid: f"{call_word} {cid}")
 if c1.button(ui.t("open_call"), key="queue_open", type="primary"):
     st.session_state["call_id"] = choice
     st.switch_page("views/call.py")

@@ -5,14 +5,14 @@ import json
 import altair as alt
 import pandas as pd
 import streamlit as st
-from qa.dashboard import ui
 
-from qa.views import dashboard as q
+from qa.dashboard import ui
+from qa.views.wellbeing import wellbeing_view
 
 user = ui.page_guard("wellbeing")
 st.title(ui.t("page_wellbeing"))
 filters = ui.sidebar_filters(user)
-view = ui.run_query(q.wellbeing_view, user, filters)
+view = ui.run_query(wellbeing_view, user, filters)
 
 if not view.agents or (not view.days and not view.abuse and not view.alerts):
     st.info(ui.t("no_wellbeing"))
@@ -57,7 +57,7 @@ with left:
 with right:
     st.subheader(ui.t("stress_trend"))
     agent = st.selectbox(ui.t("choose_agent"), view.agents, key="wb_agent")
-    stress = pd.DataFrame([s for s in view.stress if s["agent_id"] == agent])
+    stress = pd.DataFrame([s for s in view.stress if s.agent_id == agent])
     if not stress.empty:
         stress["day"] = pd.to_datetime(stress["day"])
         long = stress.melt(id_vars=["day"], value_vars=["rate", "baseline"], var_name="series", value_name="v")
@@ -71,10 +71,10 @@ st.subheader(ui.t("alerts"))
 if not view.alerts:
     st.info(ui.t("no_alerts"))
 for a in view.alerts:
-    with st.expander(f"{a['severity'].upper()} · {a['agent_id']} · {a['kind']} · {ui.fmt_dt(a['day'])}"):
-        st.write(a["message"])
-        if a["evidence"]:
-            st.code(json.dumps(a["evidence"], ensure_ascii=False, indent=1, default=str), language="json")
+    with st.expander(f"{ui.tr(a.severity_name)} · {a.agent_id} · {ui.tr(a.kind_name)} · {ui.fmt_dt(a.day)}"):
+        st.write(a.message)
+        if a.evidence:
+            st.code(json.dumps(a.evidence, ensure_ascii=False, indent=1, default=str), language="json")
 
 st.subheader(ui.t("coaching") + f" · {agent}")
 notes = [n for n in view.notes if n.agent_id == agent]

@@ -31,15 +31,28 @@ class ClassifierUnavailable(RuntimeError):
     """No trained head was found, or it does not fit the encoder."""
 
 
+RULES_ONLY = "rules-only"
+HEAD_FILES = ("metadata.json", "head.npz")
+
+
 def classifier_dir(settings: Settings | None = None) -> Path:
-    """A site-trained head under the models directory wins over the one shipped in the repository."""
+    """The head `Settings.classifier` names: "bundled" prefers a site-trained head under the models
+    directory over the one shipped in the package; otherwise the given folder."""
     settings = settings or get_settings()
-    for folder in (settings.models_dir / "classifier", BUNDLED_HEAD_DIR):
-        if (folder / "metadata.json").is_file() and (folder / "head.npz").is_file():
+    if settings.classifier == RULES_ONLY:
+        raise ClassifierUnavailable("the classifier is switched off (classifier: rules-only)")
+    if settings.classifier == "bundled":
+        candidates = [settings.models_dir / "classifier", BUNDLED_HEAD_DIR]
+    else:
+        candidates = [Path(settings.classifier).expanduser()]
+    for folder in candidates:
+        if all((folder / name).is_file() for name in HEAD_FILES):
             return folder
+    missing = "; ".join(f"{folder} lacks {', '.join(n for n in HEAD_FILES if not (folder / n).is_file())}"
+                        for folder in candidates)
     raise ClassifierUnavailable(
-        f"no trained classifier head in {settings.models_dir / 'classifier'} or {BUNDLED_HEAD_DIR}; "
-        "run `callqa train`"
+        f"no trained classifier head ({missing}); run `callqa train`, point `classifier` (CALLQA_CLASSIFIER) "
+        f"at a head folder, or set it to '{RULES_ONLY}' to detect with rules alone"
     )
 
 
@@ -101,7 +114,9 @@ def _load(folder: Path, encoder_folder: Path, settings: Settings) -> TextClassif
     enc_meta = meta["encoder"]
     current = describe_encoder(settings).get("sha256")
     if current and enc_meta.get("sha256") and current != enc_meta["sha256"]:
-        log.warning("classifier head was trained on a different encoder build; scores may be off")
+        raise ClassifierUnavailable(
+            f"{folder}: the head was trained on encoder build {enc_meta['sha256'][:12]}, but the encoder in "
+            f"{encoder_folder} is {current[:12]}; retrain with `callqa train` or restore that encoder build")
     encoder = SentenceEncoder(encoder_folder, max_length=int(enc_meta["max_length"]), threads=_threads())
     return TextClassifier(
         name=meta["name"],
