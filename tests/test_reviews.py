@@ -18,7 +18,10 @@ from qa.store import calls as store
 from qa.store.db import session_scope
 from qa.store.models import AuditEvent, Call, FindingRow, SegmentRow, Verdict
 from qa.store.reviews import add_verdict
-from qa.views import dashboard as q
+from qa.views.call import call_detail
+from qa.views.common import Filters
+from qa.views.overview import overview
+from qa.views.queue import review_queue
 from tests.assess_helpers import CN_OPENING, add_call
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -80,12 +83,12 @@ def test_superseded_findings_are_shown_but_not_counted(db_url: str) -> None:
         store.save_analysis(s, cid, _analysis([_threat()], 60.0))
     user = Principal("c", "compliance")
     with session_scope(db_url) as s:
-        page = q.review_queue(s, user)
+        page = review_queue(s, user)
         row = next(r for r in page.rows if r.call_id == cid)
         assert row.labels == ["threat"] and row.findings == 1 and row.reviewed == 0
-        assert q.overview(s, user).label_calls.get("harassment", 0) == 0
-        assert not q.review_queue(s, user, q.Filters(labels=("harassment",))).rows
-        detail = q.call_detail(s, user, cid)
+        assert overview(s, user).label_calls.get("harassment", 0) == 0
+        assert not review_queue(s, user, Filters(labels=("harassment",))).rows
+        detail = call_detail(s, user, cid)
         assert {(f.subtype, f.status) for f in detail.findings} == {("threat/violence", "active"),
                                                                      ("harassment/insult", "superseded")}
 
