@@ -289,24 +289,56 @@ def models(
 
 @app.command("eval-asr")
 def eval_asr(
-    folder: Annotated[Path, typer.Argument(help="Folder of clips with references: a Kaldi 'text' file (id text) or <clip>.txt beside each clip.")],
+    folders: Annotated[list[Path], typer.Argument(
+        help="Folders of clips with references: a manifest.tsv (file, lang, reference), or a Kaldi 'text' file "
+             "(id text) / <clip>.txt beside each clip. An RTTM beside a recording adds speech coverage.",
+        exists=True, file_okay=False)],
+    compare_bare: Annotated[bool, typer.Option("--compare-bare", help="Also run bare faster-whisper (same weights, "
+                            "beam 5, vad_filter, no prompt) on the same clips in this run.")] = False,
+    long_form: Annotated[float, typer.Option(help="Also build a long recording of this many minutes per language "
+                         "from the clips (pauses, telephone band) and score it; 0 = none.", min=0, max=10)] = 0.0,
+    limit: Annotated[int, typer.Option(help="Score at most this many clips per folder (0 = all).", min=0)] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
-    """Character error rate (Chinese) and word error rate (English) of the configured ASR model on reference clips."""
-    from qa.asr.evaluate import evaluate_folder
+    """CER (Chinese) / WER (English), inserted domain words and speech coverage of callqa's transcription, next to
+    the bare model (CER 字错误率 / WER 词错误率, 插入的领域词, 语音覆盖率)."""
+    from qa.asr.engine import get_transcriber
+    from qa.asr.evaluate import evaluate, load_clips, long_form_clip
 
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
-    report = evaluate_folder(folder)
-    if not report["clips"]:
-        err.print(f"[red]no clips with references found in {folder}[/red]")
+    clips = []
+    for folder in folders:
+        found = load_clips(folder)
+        clips += found[:limit] if limit else found
+    if not clips:
+        err.print(f"[red]no clips with references found in {', '.join(map(str, folders))} · 未找到带参考文本的音频[/red]")
         raise typer.Exit(2)
+    if long_form:
+        clips += [long_form_clip(clips, lang, long_form) for lang in ("zh", "en")
+                  if any(c.language == lang and c.reference and not c.turns for c in clips)]
+
+    def progress(row: dict) -> None:  # type: ignore[type-arg]
+        bare = f" · bare {row['bare']['error_rate']}" if "bare" in row else ""
+        err.print(f"{row['set']}/{row['clip']}: callqa {row['callqa']['error_rate']}{bare}")
+
+    report = evaluate(clips, get_transcriber(), compare_bare, None if as_json else progress)
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"ASR accuracy · {report['model']}")
-    for col in ("clip", "lang", "error rate", "reference", "hypothesis"):
+    systems = ["callqa"] + (["bare"] if compare_bare else [])
+    table = Table(title=f"ASR accuracy · 识别准确率 · {report['model']}")
+    for col in ("set", "clips", "system", "CER zh", "WER en", "domain words inserted", "coverage", "seconds"):
         table.add_column(col)
-    for c in report["clips"]:
-        table.add_row(c["clip"], c["language"], f"{c['error_rate']:.3f}", c["reference"][:40], c["hypothesis"][:40])
+    for name, fig in [*report["sets"].items(), ("total", report["total"])]:
+        for sysname in systems:
+            f = fig[sysname]
+            table.add_row(name, str(fig["clips"]), sysname, _fmt(f["cer_zh"]), _fmt(f["wer_en"]), str(f["inserted"]),
+                          _fmt(f["coverage"]), str(f["seconds"]))
     console.print(table)
-    console.print(f"CER (zh) {report['cer_zh']}, WER (en) {report['wer_en']}")
+    inserted = [(r["clip"], w) for r in report["clips"] for w in r["callqa"]["inserted"]]
+    if inserted:
+        console.print(f"[red]callqa inserted domain words · 插入了领域词: {inserted}[/red]")
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
