@@ -58,6 +58,16 @@ class SpeechTurn:
     cluster: int  # 0 or 1; 0 is whoever speaks first
 
 
+@dataclass
+class Diarization:
+    """Turns plus how distinct the voices were: the basis of how far speaker attribution can be trusted."""
+
+    turns: list[SpeechTurn]
+    voices: int  # 0 (no speech), 1 or 2
+    voice_similarity: float | None  # cosine of the two voice centroids (None: too little speech to compare)
+    note: str  # why one voice, when two were sought
+
+
 @lru_cache(maxsize=1)
 def _encoder() -> Any:
     """resemblyzer's bundled GE2E encoder, loaded once per process."""
@@ -177,11 +187,11 @@ def _resample(samples: np.ndarray, rate: int) -> np.ndarray:
     return librosa.resample(samples.astype(np.float32), orig_sr=rate, target_sr=RATE)
 
 
-def diarize(samples: np.ndarray, rate: int = 16000, num_speakers: int = 2) -> list[SpeechTurn]:
+def diarize(samples: np.ndarray, rate: int = 16000, num_speakers: int = 2) -> Diarization:
     """Speaker turns of a mono recording, sorted by time; at most two speakers (cluster 0 speaks first).
 
-    Returns [] when there is no speech, and one speaker's turns when the recording is too short to compare
-    voices or the two candidate voices are nearly identical.
+    No turns when there is no speech; one speaker's turns (with a note saying why) when the recording is too
+    short to compare voices or the two candidate voices are nearly identical.
     """
     if num_speakers not in (1, 2):
         raise ValueError("diarize supports one or two speakers")
@@ -189,10 +199,10 @@ def diarize(samples: np.ndarray, rate: int = 16000, num_speakers: int = 2) -> li
     if rate != RATE:
         x = _resample(x, rate)
     if len(x) < int(0.1 * RATE):
-        return []
+        return Diarization([], 0, None, "no speech")
     regions = speech_regions(x)
     if not regions:
-        return []
+        return Diarization([], 0, None, "no speech")
     win, hop, min_win = int(WINDOW_S * RATE), int(HOP_S * RATE), int(MIN_WINDOW_S * RATE)
 
     spans: list[tuple[int, int]] = []  # full windows: these define the voices
@@ -203,11 +213,13 @@ def diarize(samples: np.ndarray, rate: int = 16000, num_speakers: int = 2) -> li
         else:
             spans += [(s, min(s + win, b)) for s in _window_starts(a, b, win, hop)]
 
-    def single() -> list[SpeechTurn]:
-        return [SpeechTurn(a / RATE, b / RATE, 0) for a, b in regions]
+    def single(note: str, similarity: float | None = None) -> Diarization:
+        return Diarization([SpeechTurn(a / RATE, b / RATE, 0) for a, b in regions], 1, similarity, note)
 
-    if num_speakers == 1 or len(spans) < 4:
-        return single()
+    if num_speakers == 1:
+        return single("one speaker requested")
+    if len(spans) < 4:
+        return single("too little speech to compare voices")
     all_emb = _embed_windows(x, spans + short)
     emb = all_emb[:len(spans)]
     labels, cents = _two_clusters(emb)
@@ -215,8 +227,10 @@ def diarize(samples: np.ndarray, rate: int = 16000, num_speakers: int = 2) -> li
     shares = np.bincount(labels, minlength=2) / len(labels)
     log.debug("diarize: %d windows, centroid cosine %.3f, shares %s", len(spans), similarity, shares.round(2))
     sizes = np.bincount(labels, minlength=2)
-    if similarity >= SAME_SPEAKER_COS or shares.min() < MIN_CLUSTER_SHARE or sizes.min() < MIN_CLUSTER_WINDOWS:
-        return single()
+    if similarity >= SAME_SPEAKER_COS:
+        return single(f"the two candidate voices are nearly the same (cosine {similarity:.2f})", similarity)
+    if shares.min() < MIN_CLUSTER_SHARE or sizes.min() < MIN_CLUSTER_WINDOWS:
+        return single("a second voice is too brief to be a speaker", similarity)
 
     # Per-window preference for centroid 1 over centroid 0, spread over the 100 ms frames each window covers.
     pref = all_emb @ cents[1] - all_emb @ cents[0]
@@ -244,5 +258,5 @@ def diarize(samples: np.ndarray, rate: int = 16000, num_speakers: int = 2) -> li
     if turns and turns[0].cluster != 0:  # number clusters by first appearance
         for t in turns:
             t.cluster = 1 - t.cluster
-    return turns
+    return Diarization(turns, len({t.cluster for t in turns}), similarity, "")
 
