@@ -170,3 +170,21 @@ def test_mono_two_speaker_mix_keeps_all_speech(asr) -> None:  # type: ignore[no-
     assert {s.speaker for s in tr.segments} == {"agent", "customer"}
     sure = attribution(tr)
     assert 0.0 < sure.confidence <= 1.0 and "voice" in sure.reason
+
+
+@pytest.mark.slow
+def test_similar_voices_on_one_line_are_right_or_flagged_uncertain(asr) -> None:  # type: ignore[no-untyped-def]
+    """zh_02: mono telephone call, agent and the debtor's mother have similar voices. The mother's lines must go to
+    the customer side, or the call must say its speaker attribution is uncertain."""
+    from pathlib import Path
+
+    from qa.asr.transcribe import transcribe_call
+    from qa.audio import decode
+    from qa.speakers.attribution import attribution
+
+    path = Path(__file__).resolve().parents[1] / "recordings_sample" / "zh_02_third_party_callback.flac"
+    tr = transcribe_call(decode(path), CallMeta(), asr)
+    mother = [s for s in tr.segments if "妈妈" in s.text or "知道了" in s.text]
+    assert mother, [s.text for s in tr.segments]
+    sure = attribution(tr)
+    assert all(s.speaker == "customer" for s in mother) or (sure.uncertain and "one voice" in sure.reason)
