@@ -351,7 +351,7 @@ def _fmt(value: float | None) -> str:
 def eval_diarization(
     folder: Annotated[Path, typer.Argument(help="speech_more folder: real clips to build mixes from, and the "
                                            "two-speaker recordings with RTTM turns.", exists=True, file_okay=False)],
-    seeds: Annotated[int, typer.Option(help="Mixes per speaker pair and condition (odd seeds: the customer opens).",
+    seeds: Annotated[int, typer.Option(help="Mixes per speaker pair and condition (the customer opens half of all mixes).",
                                        min=1)] = 2,
     with_asr: Annotated[bool, typer.Option("--with-asr", help="Also run the whole mono transcription path: agent "
                         "identification, speech coverage and attribution confidence (slower).")] = False,

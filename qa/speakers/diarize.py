@@ -78,11 +78,14 @@ def _encoder() -> Any:
         return VoiceEncoder("cpu", verbose=False)
 
 
-def speech_regions(samples: np.ndarray, rate: int = RATE) -> list[tuple[int, int]]:
-    """Speech as (start, end) sample ranges, split at pauses of 250 ms or more."""
+def speech_regions(samples: np.ndarray, rate: int = RATE, threshold: float = 0.35) -> list[tuple[int, int]]:
+    """Speech as (start, end) sample ranges, split at pauses of 250 ms or more.
+
+    Threshold 0.35 rather than Silero's 0.5: on telephone-band mixes of real voices 0.5 missed a quiet male
+    customer's turns (DER 0.17-0.20, nearly all missed speech); 0.35 brought those mixes to 0.01-0.02."""
     from faster_whisper.vad import VadOptions, get_speech_timestamps
 
-    opts = VadOptions(threshold=0.5, min_speech_duration_ms=150, min_silence_duration_ms=250, speech_pad_ms=60)
+    opts = VadOptions(threshold=threshold, min_speech_duration_ms=150, min_silence_duration_ms=250, speech_pad_ms=60)
     return [(int(t["start"]), int(t["end"])) for t in get_speech_timestamps(samples, opts, sampling_rate=rate)]
 
 

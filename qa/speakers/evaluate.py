@@ -97,7 +97,7 @@ class Voice:
 def _speech(samples: np.ndarray) -> np.ndarray:
     from qa.speakers.diarize import speech_regions
 
-    regions = speech_regions(samples)
+    regions = speech_regions(samples, threshold=0.5)
     if not regions:
         return samples
     return samples[regions[0][0]:regions[-1][1]]
@@ -111,7 +111,7 @@ def load_voice(name: str, gender: str, paths: list[Path], max_turn_s: float = 6.
     for path in paths:
         x = _speech(decode(path).mono())
         if len(x) > max_turn_s * RATE:
-            regions = speech_regions(x)
+            regions = speech_regions(x, threshold=0.5)
             cut = min((b for _, b in regions[:-1]), key=lambda b: abs(b - len(x) / 2), default=len(x) // 2)
             utterances += [x[:cut], _speech(x[cut:])]
         else:
@@ -147,7 +147,9 @@ def build_mix(agent: Voice, customer: Voice, seed: int, turns: int = 10, telepho
     reference: list[Turn] = []
     for start, piece, name in placed:
         out[start:start + len(piece)] += piece
-        reference += [((start + a) / RATE, (start + b) / RATE, name) for a, b in speech_regions(piece)]
+        # Reference turns: the clean source's speech at Silero's standard threshold, independent of diarisation's.
+        regions = speech_regions(piece, threshold=0.5)
+        reference += [((start + a) / RATE, (start + b) / RATE, name) for a, b in regions]
     if telephone:
         out = telephone_band(out)
     kind = ("telephone" if telephone else "wideband") + (", overlaps" if overlaps else "") + \
@@ -175,8 +177,8 @@ PAIRS = [("aishell-S0150", "funasr-physics"), ("aishell-S0150", "xuanjie-reader"
 
 
 def build_mixes(folder: Path, seeds: int = 2) -> list[Mix]:
-    """Per pair of real speakers: wideband and telephone, with pauses only and with overlaps, agent and customer
-    opening in turn (seed parity)."""
+    """Per pair of real speakers and seed: wideband and telephone, with pauses only and with overlaps; the
+    customer opens half of them (alternating over conditions and seeds)."""
     voices = {name: load_voice(name, g, [folder / f for f in files]) for name, (g, files) in VOICES.items()
               if all((folder / f).is_file() for f in files)}
     mixes = []
@@ -187,7 +189,7 @@ def build_mixes(folder: Path, seeds: int = 2) -> list[Mix]:
             for telephone in (False, True):
                 for overlaps in (False, True):
                     mixes.append(build_mix(voices[a], voices[c], seed, telephone=telephone, overlaps=overlaps,
-                                           customer_first=seed % 2 == 1))
+                                           customer_first=(seed + telephone + overlaps) % 2 == 1))
     return mixes
 
 
