@@ -199,8 +199,16 @@ def transcribe(
     except AudioError as exc:
         err.print(f"[red]{file}: {exc}[/red]")
         raise typer.Exit(1) from None
+    from qa.speakers.attribution import attribution
+
     tr = transcribe_call(audio, CallMeta(agent_channel=agent_channel), get_transcriber())
-    _emit_transcript(tr.to_json(), as_json)
+    sure = attribution(tr)
+    data = tr.to_json()
+    data["speaker_attribution"] = {"confidence": sure.confidence, "uncertain": sure.uncertain, "reason": sure.reason}
+    _emit_transcript(data, as_json)
+    if not as_json and sure.uncertain:
+        console.print(f"[yellow]speaker attribution uncertain · 说话人归属不确定 ({sure.confidence:.2f}): "
+                      f"{sure.reason}[/yellow]")
 
 
 @app.command()
