@@ -150,3 +150,35 @@ def find_recordings(paths: list[Path]) -> list[Path]:
         else:
             found.append(p)
     return found
+
+
+def telephone_band(samples: np.ndarray, rate: int = RATE) -> np.ndarray:
+    """What a mobile telephone line does to speech: 8 kHz, 300-3400 Hz band-pass, AMR-NB 12.2 kbit/s (a lossy
+    codec, through PyAV/FFmpeg); returned at `rate` again so it can be mixed and decoded like any recording."""
+    import io
+
+    from scipy.signal import butter, resample_poly, sosfiltfilt
+
+    x = resample_poly(np.asarray(samples, dtype=np.float64), 8000, rate)
+    x = sosfiltfilt(butter(4, [300, 3400], btype="bandpass", fs=8000, output="sos"), x)
+    pcm = (np.clip(x, -1.0, 1.0) * 32767).astype(np.int16)
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="amr") as out:
+        stream = out.add_stream("libopencore_amrnb", rate=8000)
+        stream.bit_rate = 12200
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
+        frame.sample_rate = 8000
+        for packet in stream.encode(frame):
+            out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    buf.seek(0)
+    decoded: list[np.ndarray] = []
+    with av.open(buf, "r", format="amr") as inp:
+        for frm in inp.decode(audio=0):
+            decoded.append(frm.to_ndarray().reshape(-1).astype(np.float32) / (32768.0 if frm.format.name == "s16" else 1.0))
+    y = np.concatenate(decoded) if decoded else np.zeros(0, dtype=np.float32)
+    y = resample_poly(y, rate, 8000).astype(np.float32)
+    n = len(samples)
+    return np.pad(y, (0, max(0, n - len(y))))[:n]

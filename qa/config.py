@@ -28,7 +28,10 @@ class Settings:
     asr_word_timestamps: bool = True
     asr_beam_size: int = 5
     asr_cpu_threads: int = 1
-    asr_batch_size: int = 8  # >0: faster-whisper batched inference over VAD chunks (faster); 0: sequential
+    asr_batch_size: int = 0  # >0: faster-whisper batched inference over VAD chunks (faster, less accurate); 0: sequential
+    # Opt-in site names (company, product), comma-separated, passed to Whisper as hotwords. Empty by default:
+    # collection vocabulary in a prompt makes Whisper write it into calls that never said it.
+    asr_site_vocabulary: str = ""
     encoder_model: str = ""  # empty: the bundled multilingual-e5-small build
     #: "bundled" (a head trained with `callqa train` under the models folder, else the one shipped in the
     #: package), a folder holding head.npz + metadata.json, or "rules-only" to detect with rules alone.

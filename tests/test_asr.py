@@ -11,6 +11,8 @@ from qa.asr.evaluate import error_rate
 from qa.records import CallMeta
 from tests.conftest import shared_file
 
+RATE = 16000
+
 
 def test_guards_drop_known_hallucinations_and_loops() -> None:
     assert rejection_reason("字幕由Amara.org社区提供", -0.5, 0.1)
@@ -102,3 +104,88 @@ def test_models_command_names_the_exact_weights() -> None:
     for spec in data.values():
         assert Path(spec["path"]).is_dir() and len(spec["sha256"]) == 64
     assert data["asr"]["sha256"] == "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"
+
+
+def test_error_rates_and_inserted_domain_words() -> None:
+    from qa.asr.evaluate import clean_reference, error_counts, inserted_domain_words
+
+    assert error_counts("廣州市房地產", "广州市房地产。", "zh") == (0, 6)  # Simplified, punctuation ignored
+    assert error_counts("ask not what", "Ask not, what?", "en") == (0, 3)
+    assert error_counts("你好吗", "你好", "zh") == (1, 3)
+    terms = ["催收", "金融公司", "overdue"]
+    assert inserted_domain_words("好的再见", "好，这里是金融公司催收部门", "zh", terms) == ["催收", "金融公司"]
+    assert inserted_domain_words("我们是催收部门", "我们是催收部门", "zh", terms) == []
+    assert inserted_domain_words("it is late", "it is overdue", "en", terms) == ["overdue"]
+    assert clean_reference("Diane: Hello? Sheila: Hi. <COMPLETE>") == "Hello? Hi."
+
+
+def test_coverage_counts_only_reference_speech() -> None:
+    from qa.asr.evaluate import speech_coverage
+
+    assert speech_coverage([(0, 2), (3, 5)], [(0, 5)]) == 1.0
+    assert speech_coverage([(0, 2), (3, 5)], [(0, 1)]) == 0.25
+    assert speech_coverage([(0, 2)], []) == 0.0
+
+
+def test_no_domain_prompt_unless_a_site_opts_in() -> None:
+    from qa.asr.engine import site_vocabulary
+    from qa.config import Settings
+
+    assert site_vocabulary(Settings()) == ""
+    assert site_vocabulary(Settings(asr_site_vocabulary="恒信金融, Apex Recovery")) == "恒信金融，Apex Recovery"
+
+
+@pytest.mark.slow
+def test_transcription_writes_no_collection_words_into_real_speech(asr) -> None:  # type: ignore[no-untyped-def]
+    """Real Mandarin and English clips that say nothing about debts: callqa's transcript must not either (a domain
+    prompt or hotwords wrote 金融公司/催收 into such speech), and must be no worse than the bare model."""
+    from qa.asr.evaluate import evaluate, load_clips
+
+    shared_file("speech_more/manifest.tsv")
+    keep = {"zh_aishell1_BAC009S0150W0011", "zh_easyturn_ramc_complete_real_001", "zh-sichuan_wschuan_03",
+            "en_funasrnano_noise_en"}
+    clips = [c for c in load_clips(shared_file("speech_more/manifest.tsv").parent) if c.name in keep]
+    report = evaluate(clips, asr, compare_bare=True)
+    for row in report["clips"]:
+        assert row["callqa"]["inserted"] == [], row
+    total = report["total"]
+    assert total["callqa"]["cer_zh"] <= total["bare"]["cer_zh"]
+    assert total["callqa"]["wer_en"] <= total["bare"]["wer_en"]
+
+
+@pytest.mark.slow
+def test_mono_two_speaker_mix_keeps_all_speech(asr) -> None:  # type: ignore[no-untyped-def]
+    """A telephone-band mono mix of two real Mandarin voices: every turn reaches the transcript, both roles appear,
+    and the call records how sure its speaker attribution is."""
+    from qa.asr.evaluate import speech_coverage
+    from qa.asr.transcribe import transcribe_mono
+    from qa.speakers.attribution import attribution
+    from qa.speakers.evaluate import VOICES, build_mix, load_voice
+
+    folder = shared_file("speech_more/manifest.tsv").parent
+    agent = load_voice("aishell-S0150", "female", [folder / f for f in VOICES["aishell-S0150"][1][:4]])
+    customer = load_voice("sensevoice-reader", "male", [folder / f for f in VOICES["sensevoice-reader"][1]])
+    mix = build_mix(agent, customer, seed=0, turns=6, telephone=True)
+    tr = transcribe_mono(mix.samples, len(mix.samples) / RATE, asr)
+    assert speech_coverage([(a, b) for a, b, _ in mix.turns], [(s.start, s.end) for s in tr.segments]) >= 0.9
+    assert {s.speaker for s in tr.segments} == {"agent", "customer"}
+    sure = attribution(tr)
+    assert 0.0 < sure.confidence <= 1.0 and "voice" in sure.reason
+
+
+@pytest.mark.slow
+def test_similar_voices_on_one_line_are_right_or_flagged_uncertain(asr) -> None:  # type: ignore[no-untyped-def]
+    """zh_02: mono telephone call, agent and the debtor's mother have similar voices. The mother's lines must go to
+    the customer side, or the call must say its speaker attribution is uncertain."""
+    from pathlib import Path
+
+    from qa.asr.transcribe import transcribe_call
+    from qa.audio import decode
+    from qa.speakers.attribution import attribution
+
+    path = Path(__file__).resolve().parents[1] / "recordings_sample" / "zh_02_third_party_callback.flac"
+    tr = transcribe_call(decode(path), CallMeta(), asr)
+    mother = [s for s in tr.segments if "妈妈" in s.text or "知道了" in s.text]
+    assert mother, [s.text for s in tr.segments]
+    sure = attribution(tr)
+    assert all(s.speaker == "customer" for s in mother) or (sure.uncertain and "one voice" in sure.reason)

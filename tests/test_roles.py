@@ -86,3 +86,29 @@ def test_english_call_ignores_chinese_cues_only_when_language_is_en() -> None:
     texts = {0: ["ok"], 1: ["您好，我是XX金融的"]}
     assert identify_agent(texts, "zh").agent_cluster == 1
     assert identify_agent(texts, "en").confidence == 0.5  # English call: Chinese cues not read
+
+
+def test_attribution_confidence_reflects_voices_and_content() -> None:
+    from qa.records import SpeakerAssignment, Transcript
+    from qa.speakers.attribution import attribution, mono_attribution
+    from qa.speakers.diarize import Diarization
+
+    sure_role = AgentChoice(0, 0.95, "cluster 0 introduces themself on behalf of a company")
+    distinct = mono_attribution(Diarization([], 2, 0.45, ""), sure_role, 60.0)
+    similar = mono_attribution(Diarization([], 2, 0.80, ""), sure_role, 60.0)
+    merged = mono_attribution(Diarization([], 1, 0.83, "the two candidate voices are nearly the same"), sure_role,
+                              60.0)
+    short = mono_attribution(Diarization([], 1, None, "too little speech to compare voices"), sure_role, 3.0)
+    assert distinct.confidence > 0.9 and not distinct.uncertain
+    assert similar.confidence < distinct.confidence and similar.uncertain
+    assert merged.uncertain and "one voice" in merged.reason
+    assert not short.uncertain  # a short single-voice clip is not evidence of a merged second party
+    coin = mono_attribution(Diarization([], 2, 0.45, ""), AgentChoice(0, 0.5, "no cue"), 60.0)
+    assert coin.uncertain  # two clear voices, but nothing says which is the agent
+
+    stereo = Transcript(None, "zh", 10.0, [], [SpeakerAssignment("agent", "channel 0", "channel", 1.0, "left"),
+                                                SpeakerAssignment("customer", "channel 1", "channel", 1.0, "right")])
+    assert attribution(stereo).confidence == 1.0
+    mono = Transcript(None, "zh", 60.0, [], [SpeakerAssignment("agent", "cluster 0", "diarization",
+                                                                merged.confidence, merged.reason)])
+    assert attribution(mono).uncertain and attribution(mono).reason == merged.reason

@@ -82,6 +82,9 @@ def _split_by_turns(seg: StreamSegment, turns: list) -> list[tuple[int, StreamSe
 
 
 def transcribe_mono(samples: np.ndarray, duration: float, asr: Transcriber) -> Transcript:
+    """The whole file is recognised exactly as a one-speaker recording would be (nothing is cut away before
+    recognition); diarisation then only labels the recognised words, so no speech the model hears is lost."""
+    from qa.speakers.attribution import mono_attribution
     from qa.speakers.diarize import diarize
     from qa.speakers.roles import identify_agent
 
@@ -89,7 +92,8 @@ def transcribe_mono(samples: np.ndarray, duration: float, asr: Transcriber) -> T
     if guess is None:
         return Transcript(None, "zh", duration, [], [])
     recognised = asr.transcribe(samples, guess.language, word_timestamps=True)  # words place speaker changes
-    turns = diarize(samples)
+    diarization = diarize(samples)
+    turns = diarization.turns
     if not turns:
         pieces = [(0, s) for s in recognised]
     else:
@@ -97,17 +101,15 @@ def transcribe_mono(samples: np.ndarray, duration: float, asr: Transcriber) -> T
     clusters = sorted({c for c, _ in pieces}) or [0]
     texts = {c: [s.text for cc, s in pieces if cc == c] for c in clusters}
     choice = identify_agent(texts, guess.language)
+    sure = mono_attribution(diarization, choice, sum(s.end - s.start for _, s in pieces))
     segments = [
         Segment(speaker=role_for_cluster(c, choice.agent_cluster), start=s.start, end=s.end, text=s.text,
                 words=s.words, raw_text=s.raw_text, avg_logprob=s.avg_logprob, no_speech_prob=s.no_speech_prob)
         for c, s in pieces
     ]
     speakers = [
-        SpeakerAssignment(
-            role=role_for_cluster(c, choice.agent_cluster), label=f"cluster {c}", method="diarization",
-            confidence=choice.confidence if c == choice.agent_cluster else 1.0 - choice.confidence,
-            reason=choice.reason,
-        )
+        SpeakerAssignment(role=role_for_cluster(c, choice.agent_cluster), label=f"cluster {c}",
+                          method="diarization", confidence=sure.confidence, reason=sure.reason)
         for c in clusters
     ]
     return Transcript(None, call_language([(guess.language, guess.probability)]), duration, segments, speakers)

@@ -199,8 +199,16 @@ def transcribe(
     except AudioError as exc:
         err.print(f"[red]{file}: {exc}[/red]")
         raise typer.Exit(1) from None
+    from qa.speakers.attribution import attribution
+
     tr = transcribe_call(audio, CallMeta(agent_channel=agent_channel), get_transcriber())
-    _emit_transcript(tr.to_json(), as_json)
+    sure = attribution(tr)
+    data = tr.to_json()
+    data["speaker_attribution"] = {"confidence": sure.confidence, "uncertain": sure.uncertain, "reason": sure.reason}
+    _emit_transcript(data, as_json)
+    if not as_json and sure.uncertain:
+        console.print(f"[yellow]speaker attribution uncertain · 说话人归属不确定 ({sure.confidence:.2f}): "
+                      f"{sure.reason}[/yellow]")
 
 
 @app.command()
@@ -291,24 +299,103 @@ def models(
 
 @app.command("eval-asr")
 def eval_asr(
-    folder: Annotated[Path, typer.Argument(help="Folder of clips with references: a Kaldi 'text' file (id text) or <clip>.txt beside each clip.")],
+    folders: Annotated[list[Path], typer.Argument(
+        help="Folders of clips with references: a manifest.tsv (file, lang, reference), or a Kaldi 'text' file "
+             "(id text) / <clip>.txt beside each clip. An RTTM beside a recording adds speech coverage.",
+        exists=True, file_okay=False)],
+    compare_bare: Annotated[bool, typer.Option("--compare-bare", help="Also run bare faster-whisper (same weights, "
+                            "beam 5, vad_filter, no prompt) on the same clips in this run.")] = False,
+    long_form: Annotated[float, typer.Option(help="Also build a long recording of this many minutes per language "
+                         "from the clips (pauses, telephone band) and score it; 0 = none.", min=0, max=10)] = 0.0,
+    only_long_form: Annotated[bool, typer.Option("--only-long-form", help="Score only the long recordings built "
+                              "with --long-form (the clips are their material).")] = False,
+    limit: Annotated[int, typer.Option(help="Score at most this many clips per folder (0 = all).", min=0)] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
-    """Character error rate (Chinese) and word error rate (English) of the configured ASR model on reference clips."""
-    from qa.asr.evaluate import evaluate_folder
+    """CER (Chinese) / WER (English), inserted domain words and speech coverage of callqa's transcription, next to
+    the bare model (CER 字错误率 / WER 词错误率, 插入的领域词, 语音覆盖率)."""
+    from qa.asr.engine import get_transcriber
+    from qa.asr.evaluate import evaluate, load_clips, long_form_clip
 
     logging.getLogger("faster_whisper").setLevel(logging.WARNING)
-    report = evaluate_folder(folder)
-    if not report["clips"]:
-        err.print(f"[red]no clips with references found in {folder}[/red]")
+    clips = []
+    for folder in folders:
+        found = load_clips(folder)
+        clips += found[:limit] if limit else found
+    if not clips:
+        err.print(f"[red]no clips with references found in {', '.join(map(str, folders))} · 未找到带参考文本的音频[/red]")
         raise typer.Exit(2)
+    if long_form:
+        built = [long_form_clip(clips, lang, long_form) for lang in ("zh", "en")
+                 if any(c.language == lang and c.reference and not c.turns for c in clips)]
+        clips = built if only_long_form else clips + built
+
+    def progress(row: dict) -> None:  # type: ignore[type-arg]
+        bare = f" · bare {row['bare']['error_rate']}" if "bare" in row else ""
+        err.print(f"{row['set']}/{row['clip']}: callqa {row['callqa']['error_rate']}{bare}")
+
+    report = evaluate(clips, get_transcriber(), compare_bare, None if as_json else progress)
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
-    table = Table(title=f"ASR accuracy · {report['model']}")
-    for col in ("clip", "lang", "error rate", "reference", "hypothesis"):
+    systems = ["callqa"] + (["bare"] if compare_bare else [])
+    table = Table(title=f"ASR accuracy · 识别准确率 · {report['model']}")
+    for col in ("set", "clips", "system", "CER zh", "WER en", "domain words inserted", "coverage", "seconds"):
         table.add_column(col)
-    for c in report["clips"]:
-        table.add_row(c["clip"], c["language"], f"{c['error_rate']:.3f}", c["reference"][:40], c["hypothesis"][:40])
+    for name, fig in [*report["sets"].items(), ("total", report["total"])]:
+        for sysname in systems:
+            f = fig[sysname]
+            table.add_row(name, str(fig["clips"]), sysname, _fmt(f["cer_zh"]), _fmt(f["wer_en"]), str(f["inserted"]),
+                          _fmt(f["coverage"]), str(f["seconds"]))
     console.print(table)
-    console.print(f"CER (zh) {report['cer_zh']}, WER (en) {report['wer_en']}")
+    inserted = [(r["clip"], w) for r in report["clips"] for w in r["callqa"]["inserted"]]
+    if inserted:
+        console.print(f"[red]callqa inserted domain words · 插入了领域词: {inserted}[/red]")
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.3f}"
+
+
+@app.command("eval-diarization")
+def eval_diarization(
+    folder: Annotated[Path, typer.Argument(help="speech_more folder: real clips to build mixes from, and the "
+                                           "two-speaker recordings with RTTM turns.", exists=True, file_okay=False)],
+    seeds: Annotated[int, typer.Option(help="Mixes per speaker pair and condition (the customer opens half of all mixes).",
+                                       min=1)] = 2,
+    with_asr: Annotated[bool, typer.Option("--with-asr", help="Also run the whole mono transcription path: agent "
+                        "identification, speech coverage and attribution confidence (slower).")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+) -> None:
+    """Diarisation error rate (DER 说话人分离错误率) on mono mixes of real voices (wideband and telephone band,
+    pauses and overlaps) and on real two-speaker recordings; agent identification (坐席识别) with --with-asr."""
+    from qa.speakers.evaluate import build_mixes, evaluate_mix, real_recordings, summarise
+
+    asr = None
+    if with_asr:
+        from qa.asr.engine import get_transcriber
+
+        logging.getLogger("faster_whisper").setLevel(logging.WARNING)
+        asr = get_transcriber()
+    mixes = build_mixes(folder, seeds) + real_recordings(folder)
+    if not mixes:
+        err.print(f"[red]no speakers or RTTM recordings found in {folder} · 未找到可用的语音[/red]")
+        raise typer.Exit(2)
+    rows = []
+    for mix in mixes:
+        rows.append(evaluate_mix(mix, asr))
+        if not as_json:
+            r = rows[-1]
+            extra = "".join(f" · {k} {r[k]}" for k in ("coverage", "agent_identified", "attribution_confidence")
+                            if k in r)
+            err.print(f"{r['mix']}: DER {r['der']:.3f}{extra}")
+    report = {"mixes": rows, "summary": summarise(rows)}
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2, default=float))
+        return
+    table = Table(title="diarisation · 说话人分离")
+    for col in ("group", "n", "DER", "speech coverage", "agent identified"):
+        table.add_column(col)
+    for name, fig in report["summary"].items():
+        table.add_row(name, str(fig["n"]), _fmt(fig["der"]), _fmt(fig["coverage"]), _fmt(fig["agent_identified"]))
+    console.print(table)
