@@ -160,7 +160,7 @@ def test_mono_two_speaker_mix_keeps_all_speech(asr) -> None:  # type: ignore[no-
     from qa.asr.evaluate import speech_coverage
     from qa.asr.transcribe import transcribe_mono
     from qa.speakers.attribution import attribution
-    from qa.speakers.evaluate import VOICES, build_mix, load_voice
+    from qa.asr.evaluate_speakers import VOICES, build_mix, load_voice
 
     folder = shared_file("speech_more/manifest.tsv").parent
     agent = load_voice("aishell-S0150", "female", [folder / f for f in VOICES["aishell-S0150"][1][:4]])

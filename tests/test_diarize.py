@@ -155,7 +155,7 @@ def test_diarizer_import_prints_no_deprecation_warnings():
 
 
 def test_der_counts_miss_false_alarm_and_confusion() -> None:
-    from qa.speakers.evaluate import der
+    from qa.asr.evaluate_speakers import der
 
     ref = [(0.0, 4.0, "A"), (5.0, 9.0, "B")]
     assert der(ref, [(0.0, 4.0, "x"), (5.0, 9.0, "y")], collar=0).der == 0.0  # labels mapped optimally
@@ -169,7 +169,7 @@ def test_der_counts_miss_false_alarm_and_confusion() -> None:
 @pytest.mark.slow
 def test_real_voices_mixed_on_a_telephone_line() -> None:
     """Two real Mandarin women (AISHELL S0150 and another reader), alternating with pauses, telephone band."""
-    from qa.speakers.evaluate import VOICES, build_mix, der, load_voice
+    from qa.asr.evaluate_speakers import VOICES, build_mix, der, load_voice
 
     folder = shared_file("speech_more/manifest.tsv").parent
     agent = load_voice("aishell-S0150", "female", [folder / f for f in VOICES["aishell-S0150"][1][:6]])

@@ -11,15 +11,16 @@ import re
 import threading
 import zlib
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from qa.asr.model import ModelSpec, resolve_asr_model
 from qa.audio import RATE, is_silent
 from qa.config import Settings, get_settings
+from qa.data import load as load_data
 from qa.records import Word
 from qa.text import to_simplified
-from qa.data import load as load_data
 
 log = logging.getLogger(__name__)
 
@@ -153,16 +154,37 @@ class Transcriber:
             if reason:
                 log.debug("dropped a segment at %.1f s: %s", offset + seg.start, reason)
                 continue
-            raw = seg.text.strip()
-            words = [
-                Word(offset + w.start, offset + w.end, to_simplified(w.word), float(w.probability))
-                for w in (seg.words or [])
-            ]
-            out.append(StreamSegment(
-                start=offset + seg.start, end=offset + seg.end, text=to_simplified(raw), raw_text=raw,
-                words=words, avg_logprob=seg.avg_logprob, no_speech_prob=seg.no_speech_prob,
-            ))
+            for start, end, raw, raw_words in utterances(seg):
+                words = [Word(offset + w.start, offset + w.end, to_simplified(w.word), float(w.probability))
+                         for w in raw_words]
+                out.append(StreamSegment(
+                    start=offset + start, end=offset + end, text=to_simplified(raw), raw_text=raw,
+                    words=words, avg_logprob=seg.avg_logprob, no_speech_prob=seg.no_speech_prob,
+                ))
         return out
+
+
+_SENTENCE_END = ("。", "？", "！", ".", "?", "!")
+
+
+def utterances(seg: Any, max_gap: float = 0.6, max_len: float = 12.0) -> list[tuple[float, float, str, list[Any]]]:
+    """A recognised segment cut at pauses between its words (and at sentence ends in long runs).
+
+    Only the boundaries move: every word stays, in order, with its text, so accuracy is that of the decoder.
+    Whisper's segments can run across several conversational turns; the cut puts each turn at its own time."""
+    words = list(seg.words or [])
+    if not words:
+        return [(seg.start, seg.end, seg.text.strip(), [])]
+    groups: list[list[Any]] = [[words[0]]]
+    for prev, word in zip(words, words[1:]):
+        long_run = word.start - groups[-1][0].start > max_len and prev.word.strip().endswith(_SENTENCE_END)
+        if word.start - prev.end > max_gap or long_run:
+            groups.append([word])
+        else:
+            groups[-1].append(word)
+    if len(groups) == 1:
+        return [(seg.start, seg.end, seg.text.strip(), words)]
+    return [(g[0].start, g[-1].end, "".join(w.word for w in g).strip(), g) for g in groups]
 
 
 

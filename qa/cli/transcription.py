@@ -369,7 +369,7 @@ def eval_diarization(
 ) -> None:
     """Diarisation error rate (DER 说话人分离错误率) on mono mixes of real voices (wideband and telephone band,
     pauses and overlaps) and on real two-speaker recordings; agent identification (坐席识别) with --with-asr."""
-    from qa.speakers.evaluate import build_mixes, evaluate_mix, real_recordings, summarise
+    from qa.asr.evaluate_speakers import build_mixes, evaluate_mix, real_recordings, summarise
 
     asr = None
     if with_asr:
