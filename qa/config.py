@@ -39,10 +39,17 @@ class Settings:
     language: str = "auto"  # "auto", "zh", "en"
     thresholds: dict[str, float] = field(default_factory=dict)  # per-label detector thresholds
     shared_data_dir: Path = Path("../shared/data")  # public corpora and speech for training and evaluation
+    retention_max_years: float = 10.0  # site maximum: `callqa purge` without --before removes older calls
+    managed_audio_dir: str = ""  # recordings callqa owns (copies); purge/erase delete originals only under it
 
     @property
     def models_dir(self) -> Path:
         return self.home / "models"
+
+    @property
+    def derived_dir(self) -> Path:
+        """Files derived from calls (redacted audio), one folder per call, owner-only."""
+        return self.home / "derived"
 
     @property
     def database_url(self) -> str:

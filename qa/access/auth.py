@@ -29,6 +29,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "play_audio": frozenset(ROLES),
     "coaching": frozenset(ROLES),
     "verdict": frozenset({"reviewer", "compliance", "admin"}),
+    "close_escalation": frozenset({"compliance", "admin"}),  # change a finding compliance escalated
     "compliance": frozenset({"compliance", "admin"}),
     "export": frozenset({"compliance", "admin"}),
     "audit": frozenset({"compliance", "admin"}),

@@ -21,12 +21,12 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from qa.access.limits import MAX_SEARCH_CHARS, InputRejected
+
 MASK = "*"
 #: Shortest digit run that is masked: 6 catches ID/card/phone/account numbers, not times or amounts
 #: written with separators ("1,200", "10:30") nor years ("2024").
 MIN_DIGITS = 6
-#: Longest search term accepted (characters).
-MAX_SEARCH_CHARS = 100
 #: At most this many finding spans are looked up per text (a call has a handful).
 _MAX_FINDING_SPANS = 500
 
@@ -54,12 +54,15 @@ _EMAIL_LOCAL = frozenset("._%+-")
 _EMAIL_DOMAIN = frozenset(".-")
 
 
-class SearchRefused(ValueError):
+class SearchRefused(InputRejected):
     """A search term that is too long or could narrow a masked number; the message says which."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason  # "too_long" | "digits"
+    def __init__(self, reason: str) -> None:  # reason: "too_long" | "digits"
+        super().__init__(reason, {
+            "too_long": f"search terms have at most {MAX_SEARCH_CHARS} characters / 搜索词最多 {MAX_SEARCH_CHARS} 字",
+            "digits": "searching for digits or number words (4, 四, four...) needs the right to see personal data / "
+                      "搜索数字或数字读法（4、四、four…）需要查看个人信息的权限",
+        }[reason])
 
 
 @dataclass(frozen=True)

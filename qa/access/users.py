@@ -105,7 +105,7 @@ def create_demo_users(session: Session, team: str = "demo") -> list[DemoAccount]
     accounts = []
     for role in ROLES:
         name = f"{DEMO_PREFIX}{role}"
-        password = secrets.token_urlsafe(12)
+        password = f"{secrets.token_urlsafe(12)}-{secrets.randbelow(90) + 10}"  # letters, digits and a symbol
         existing = session.scalar(select(User).where(User.name == name))
         if existing is None:
             add_user(session, name, role, password, team=team)

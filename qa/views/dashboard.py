@@ -8,7 +8,6 @@ Days are UTC calendar days of `started_at`.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -21,8 +20,10 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from qa.access import audit
 from qa.access.auth import PermissionDenied, Principal, require
+from qa.access.authority import effective_by_finding, may_judge, open_escalations
+from qa.access.limits import check_note
 from qa.records import LABELS
-from qa.access.redact import PII_SPOKEN, mask_pii
+from qa.access.redact import PII_SPOKEN, SearchRefused, check_search_term, mask_pii
 from qa.store.models import (
     AgentDay,
     Alert,
@@ -96,6 +97,12 @@ def _call_conditions(f: Filters) -> list[ColumnElement[bool]]:
     return conds
 
 
+def team_scope(user: Principal) -> list[ColumnElement[bool]]:
+    """The server-side team condition on calls: reviewers and managers see only their teams' calls."""
+    teams = user.scope_teams
+    return [] if teams is None else [Call.team.in_(teams)]
+
+
 def _label_in(labels: tuple[str, ...]) -> ColumnElement[bool]:
     exact = [lb for lb in labels if lb != "compliance"]
     parts: list[ColumnElement[bool]] = []
@@ -123,10 +130,12 @@ def _as_day(value: Any) -> date | None:
 def filter_options(session: Session, user: Principal) -> FilterOptions:
     require(user, "overview")
 
-    def distinct_values(col: Any) -> list[str]:
-        return [v for v in session.scalars(select(col).where(col.is_not(None)).distinct().order_by(col))]
+    scope = team_scope(user)
 
-    first, last = session.execute(select(func.min(Call.started_at), func.max(Call.started_at))).one()
+    def distinct_values(col: Any) -> list[str]:
+        return [v for v in session.scalars(select(col).where(col.is_not(None), *scope).distinct().order_by(col))]
+
+    first, last = session.execute(select(func.min(Call.started_at), func.max(Call.started_at)).where(*scope)).one()
     return FilterOptions(
         teams=distinct_values(Call.team), agents=distinct_values(Call.agent_id),
         languages=distinct_values(Call.language), jurisdictions=distinct_values(Call.jurisdiction),
@@ -153,7 +162,7 @@ def overview(session: Session, user: Principal, f: Filters = Filters()) -> Overv
     """Headline figures for the calls matching `f` (text search and label filters do not apply)."""
     require(user, "overview")
     f = Filters(f.date_from, f.date_to, f.teams, f.agents, f.languages, f.jurisdictions)
-    conds = _call_conditions(f)
+    conds = _call_conditions(f) + team_scope(user)
     processed, avg_risk = session.execute(select(func.count(Call.id), func.avg(Call.risk_score)).where(*conds)).one()
     flagged_ids = select(FindingRow.call_id).distinct().subquery()
     flagged = session.scalar(select(func.count()).select_from(Call).join(flagged_ids, flagged_ids.c.call_id == Call.id)
@@ -232,14 +241,15 @@ class QueuePage:
     total: int | None  # None when not counted (counting a text search would scan every segment)
 
 
-_DIGITS = re.compile(r"[0-9０-９零〇一二两三四五六七八九幺]")
-
-
 def _search_condition(term: str, user: Principal) -> ColumnElement[bool]:
-    if len(_DIGITS.findall(term)) >= 4 and not user.can("pii"):
-        # Searching for numbers would reveal masked ID/phone/card numbers call by call.
-        raise PermissionDenied(user.role, "pii")
-    term = _to_simplified(term.strip())
+    try:
+        term = check_search_term(term, user.can("pii"))
+    except SearchRefused as exc:
+        if exc.reason == "digits":
+            # Any digit, written or spoken, could narrow a masked ID/phone/card number call by call.
+            raise PermissionDenied(user.role, "pii") from None
+        raise
+    term = _to_simplified(term)
     pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     return exists().where(SegmentRow.call_id == Call.id, SegmentRow.text.ilike(pattern, escape="\\"))
 
@@ -263,7 +273,7 @@ def review_queue(session: Session, user: Principal, f: Filters = Filters(), curs
     """
     require(user, "queue")
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
-    conds = _call_conditions(f)
+    conds = _call_conditions(f) + team_scope(user)
     if f.search.strip():
         conds.append(_search_condition(f.search, user))
     page_conds = list(conds)
@@ -392,9 +402,14 @@ class NotFound(LookupError):
     pass
 
 
-def _get_call(session: Session, call_id: int) -> Call:
+def _get_call(session: Session, call_id: int, user: Principal | None = None) -> Call:
+    """The call, or NotFound, also when it belongs to a team outside the user's scope (its existence is
+    not revealed)."""
     call = session.get(Call, call_id)
     if call is None:
+        raise NotFound(f"call {call_id} does not exist")
+    teams = user.scope_teams if user is not None else None
+    if teams is not None and call.team not in teams:
         raise NotFound(f"call {call_id} does not exist")
     return call
 
@@ -418,7 +433,7 @@ def _mask_json(value: Any, mask: Any) -> Any:
 def call_detail(session: Session, user: Principal, call_id: int) -> CallDetail:
     """One call with transcript, findings, verdicts and notes; PII masked unless the role needs it."""
     require(user, "call")
-    call = _get_call(session, call_id)
+    call = _get_call(session, call_id, user)
     findings = list(session.scalars(
         select(FindingRow).where(FindingRow.call_id == call_id).order_by(FindingRow.start, FindingRow.id)))
     pii_spans = [fr.span for fr in findings if fr.subtype == PII_SPOKEN]
@@ -449,13 +464,13 @@ def call_detail(session: Session, user: Principal, call_id: int) -> CallDetail:
 
 def record_open_call(session: Session, user: Principal, call_id: int) -> None:
     require(user, "call")
-    _get_call(session, call_id)
+    _get_call(session, call_id, user)
     audit.record(session, user.name, "open_call", call_id)
 
 
 def riskiest_call_id(session: Session, user: Principal) -> int | None:
     require(user, "queue")
-    return session.scalar(select(Call.id).where(Call.status == DONE)
+    return session.scalar(select(Call.id).where(Call.status == DONE, *team_scope(user))
                           .order_by(Call.risk_score.desc().nulls_last(), Call.id.desc()).limit(1))
 
 
@@ -463,7 +478,7 @@ def audio_for_playback(session: Session, user: Principal, call_id: int, start: f
                        finding_id: int | None = None) -> str | None:
     """The recording's path for the player, audited as play_audio; None when the file is gone."""
     require(user, "play_audio")
-    call = _get_call(session, call_id)
+    call = _get_call(session, call_id, user)
     audit.record(session, user.name, "play_audio", call_id,
                  {"start": round(start, 2) if start is not None else None, "finding_id": finding_id})
     return call.path if call.path and Path(call.path).is_file() else None
@@ -477,7 +492,13 @@ def save_verdict(session: Session, user: Principal, finding_id: int, verdict: st
     finding = session.get(FindingRow, finding_id)
     if finding is None:
         raise NotFound(f"finding {finding_id} does not exist")
-    row = Verdict(finding_id=finding_id, user=user.name, verdict=verdict, note=(note or "").strip() or None)
+    _get_call(session, finding.call_id, user)
+    note = check_note(note, "verdict note")
+    current = effective_by_finding(session, [finding_id]).get(finding_id)
+    if current is not None and not may_judge(user.role, current):
+        # an escalation by compliance is closed only by compliance or an admin
+        raise PermissionDenied(user.role, "close_escalation")
+    row = Verdict(finding_id=finding_id, user=user.name, role=user.role, verdict=verdict, note=note or None)
     session.add(row)
     session.flush()
     audit.record(session, user.name, "verdict", finding.call_id,
@@ -487,10 +508,10 @@ def save_verdict(session: Session, user: Principal, finding_id: int, verdict: st
 
 def add_coaching_note(session: Session, user: Principal, call_id: int, note: str) -> int:
     require(user, "coaching")
-    note = note.strip()
+    note = check_note(note, "coaching note")
     if not note:
         raise ValueError("the coaching note is empty")
-    call = _get_call(session, call_id)
+    call = _get_call(session, call_id, user)
     row = CoachingNote(call_id=call_id, agent_id=call.agent_id, author=user.name, note=note)
     session.add(row)
     session.flush()
@@ -520,14 +541,21 @@ def compliance_view(session: Session, user: Principal, f: Filters = Filters()) -
     require(user, "compliance")
     conds = _call_conditions(Filters(f.date_from, f.date_to, f.teams, f.agents, f.languages, f.jurisdictions))
     lv = _latest_verdict_subquery()
+    # Open cases follow authority, not recency: a reviewer's later verdict does not close a compliance escalation.
+    open_findings = open_escalations(session)
     esc = session.execute(
         select(FindingRow.id, FindingRow.call_id, FindingRow.label, FindingRow.subtype, FindingRow.score,
-               Call.agent_id, Call.started_at, lv.c.user, lv.c.at)
-        .join(Call, Call.id == FindingRow.call_id).join(lv, lv.c.finding_id == FindingRow.id)
-        .where(*conds, lv.c.verdict == "escalate").order_by(lv.c.at.desc()).limit(500)
-    ).all()
-    escalations = [{"finding_id": r[0], "call_id": r[1], "label": r[2], "subtype": r[3], "score": r[4],
-                    "agent_id": r[5], "started_at": r[6], "escalated_by": r[7], "escalated_at": r[8]} for r in esc]
+               Call.agent_id, Call.started_at)
+        .join(Call, Call.id == FindingRow.call_id)
+        .where(*conds, FindingRow.id.in_(list(open_findings)))
+    ).all() if open_findings else []
+    escalated_at = {v.finding_id: (v.user, v.at) for v in session.scalars(
+        select(Verdict).where(Verdict.finding_id.in_([r[0] for r in esc]), Verdict.verdict == "escalate")
+        .order_by(Verdict.at, Verdict.id))} if esc else {}
+    escalations = sorted(({"finding_id": r[0], "call_id": r[1], "label": r[2], "subtype": r[3], "score": r[4],
+                           "agent_id": r[5], "started_at": r[6], "escalated_by": open_findings[r[0]].by,
+                           "escalated_at": escalated_at.get(r[0], (None, None))[1]} for r in esc),
+                         key=lambda e: e["escalated_at"] or datetime.min.replace(tzinfo=UTC), reverse=True)[:500]
     cases: dict[int, dict[str, Any]] = {}
     for e in escalations:
         case_row = cases.setdefault(e["call_id"], {"call_id": e["call_id"], "agent_id": e["agent_id"],
@@ -621,8 +649,8 @@ def _agent_scope(session: Session, user: Principal, f: Filters) -> dict[str, str
     for agent in session.scalars(select(AgentDay.agent_id).distinct()):
         latest.setdefault(agent, (None, None))
     scope = {a: t for a, (_, t) in latest.items()}
-    if user.role == "manager" and user.team:
-        scope = {a: t for a, t in scope.items() if t == user.team}
+    if user.scope_teams is not None:
+        scope = {a: t for a, t in scope.items() if t in user.scope_teams}
     if f.teams:
         scope = {a: t for a, t in scope.items() if t in f.teams}
     if f.agents:
