@@ -2,7 +2,8 @@
 
 Details hold ids, counts and choices only, never transcript text, notes, search terms or PII. Every row
 carries the session it came from and a hash over its content and the previous row's hash (a chain kept in
-`audit_head`, locked by each appender so it never forks). Rows are never updated or deleted (database
+`audit_head`, locked by each appender so it never forks). The hash is keyed (HMAC, key outside the database), so
+rows cannot be forged by someone who can only write the database. Rows are never updated or deleted (database
 triggers refuse it); `verify` walks the chain and names the first row that was changed, inserted or deleted.
 """
 
@@ -11,8 +12,11 @@ from __future__ import annotations
 import contextvars
 import getpass
 import hashlib
+import hmac
 import json
 import logging
+import os
+import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -69,12 +73,34 @@ def record(session: Session, user: str, action: str, call_id: int | None = None,
     return event
 
 
+def _key() -> bytes:
+    """The chain's HMAC key: CALLQA_AUDIT_KEY, else a random key in `<home>/audit.key` (owner-only) made on
+    first use. Kept outside the database, so someone who can only write the database cannot forge rows.
+    Every host writing to one database needs the same key."""
+    env = os.environ.get("CALLQA_AUDIT_KEY")
+    if env:
+        return env.encode("utf-8")
+    from qa.config import get_settings
+
+    path = get_settings().home / "audit.key"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            pass
+        else:
+            with os.fdopen(fd, "w") as fh:
+                fh.write(secrets.token_hex(32))
+    return path.read_text().strip().encode("utf-8")
+
+
 def row_hash(event: AuditEvent) -> str:
-    """sha256 over the row's content (canonical JSON) and the previous row's hash."""
+    """HMAC-SHA256 over the row's content (canonical JSON) and the previous row's hash."""
     at = event.at.astimezone(UTC).isoformat(timespec="microseconds") if event.at else None
     content = json.dumps([event.seq, event.user, event.action, event.call_id, event.detail, at, event.session_id,
                           event.prev_hash], sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+    return hmac.new(_key(), content.encode("utf-8"), hashlib.sha256).hexdigest()
 
 
 @dataclass
