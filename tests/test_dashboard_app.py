@@ -53,7 +53,7 @@ def sign_in(role: str, password: str | None = None) -> AppTest:
 def page_text(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [e.value for e in at.error] + [e.value for e in at.info]
     parts += [c.value for c in at.caption] + [t.value for t in at.title] + [s.value for s in at.subheader]
-    parts += [str(m.value) for m in at.metric]
+    parts += [str(m.value) for m in at.metric] + [x.value for x in at.text]  # notes are plain text
     return "\n".join(str(p) for p in parts)
 
 

@@ -311,3 +311,24 @@ def test_purge_keeps_the_minimum_retention_and_removes_older_calls(db_url):
         assert tomb.detail["calls"] == 1 and tomb.detail["kept_retention"] == out["kept_retention_by_jurisdiction"]["cn"]
     r = runner.invoke(app, ["purge", "--before", "yesterday", "--db", db_url])
     assert r.exit_code == 2 and "2021-01-31" in r.output
+
+
+# ------------------------------------------------------------------ safe defaults
+
+
+def test_database_file_and_folder_are_owner_only(tmp_path):
+    import stat
+
+    url = f"sqlite:///{tmp_path / 'new' / 'callqa.db'}"
+    with session_scope(url) as s:
+        audit.record(s, "li", "sign_in")
+    for p in (tmp_path / "new" / "callqa.db", tmp_path / "new" / "callqa.db-wal"):
+        if p.exists():
+            assert stat.S_IMODE(p.stat().st_mode) == 0o600, p
+    assert stat.S_IMODE((tmp_path / "new").stat().st_mode) == 0o700
+
+
+def test_a_huge_call_id_is_a_plain_not_found(db_url):
+    seed(db_url)
+    with session_scope(db_url) as s, pytest.raises(q.NotFound):
+        q.call_detail(s, COMPLIANCE, 99999999999999999999)

@@ -19,7 +19,17 @@ from typing import Any, TypeVar
 import streamlit as st
 from sqlalchemy.exc import SQLAlchemyError
 
-from qa.access.auth import Principal, PermissionDenied, reload_principal, session_expired, session_timeout_s, sign_in
+from qa.access.auth import (
+    Principal,
+    PermissionDenied,
+    reload_principal,
+    session_expired,
+    session_timeout_s,
+    sign_in,
+    throttle_wait,
+)
+from qa.access.limits import InputRejected
+from qa.access.redact import SearchRefused
 from qa.views.dashboard import NotFound
 from qa.data import load as load_data
 
@@ -88,10 +98,18 @@ def run_query(fn: Callable[..., T], user: Principal | None, *args: Any, **kwargs
         with session_scope(db_url()) as session:
             return fn(session, user, *args, **kwargs)
     except PermissionDenied as exc:
+        # the refused transaction was rolled back: the refusal is audited in its own
+        _audit_refusal(user, "search_refused" if exc.capability == "pii" else "denied",
+                       {"capability": exc.capability, "query": fn.__name__})
         if exc.capability == "pii":
             st.error(t("denied_pii_search"))
         else:
             st.error(t("denied", role=role_name(user.role if user else "anonymous")))
+        st.stop()
+    except InputRejected as exc:
+        if isinstance(exc, SearchRefused):
+            _audit_refusal(user, "search_refused", {"reason": exc.reason})
+        st.error(str(exc))  # bilingual, says the limit
         st.stop()
     except NotFound:
         st.error(t("not_found", call_id=args[0] if args else "?"))
@@ -101,6 +119,17 @@ def run_query(fn: Callable[..., T], user: Principal | None, *args: Any, **kwargs
         st.error(t("db_error", error=type(exc).__name__))
         st.stop()
     raise AssertionError("unreachable")
+
+
+def _audit_refusal(user: Principal | None, action: str, detail: dict[str, Any]) -> None:
+    from qa.access import audit
+    from qa.store.db import session_scope
+
+    try:
+        with session_scope(db_url()) as session:
+            audit.record(session, user.name if user else "anonymous", action, detail=detail)
+    except SQLAlchemyError as exc:
+        log.error("could not audit a refusal: %s", type(exc).__name__)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -132,6 +161,11 @@ def current_user() -> Principal | None:
     from qa.access import audit
     from qa.store.db import session_scope
 
+    import secrets
+
+    # one id per browser session, written on every audit row of the session
+    session_id = st.session_state.setdefault("audit_session_id", secrets.token_hex(8))
+    audit.current_session_id.set(session_id)
     user: Principal | None = st.session_state.get("user")
     if user is None:
         return None
@@ -142,7 +176,7 @@ def current_user() -> Principal | None:
             _clear_session()
             st.session_state["flash"] = ("warning", t("session_expired", minutes=round(session_timeout_s() / 60)))
             return None
-        fresh = reload_principal(session, user.name)
+        fresh = reload_principal(session, user.name, user.session_epoch)  # None after a password change too
     if fresh is None:
         _clear_session()
         return None
@@ -191,7 +225,10 @@ def sign_in_page() -> None:
     if submitted:
         with session_scope(db_url()) as session:
             principal = sign_in(session, name, password)
-        if principal is None:
+            wait = throttle_wait(session, name) if principal is None else 0.0
+        if principal is None and wait > 0:
+            st.error(t("sign_in_wait", seconds=int(wait + 0.999)))
+        elif principal is None:
             st.error(t("sign_in_failed"))
         else:
             st.session_state["user"] = principal
@@ -289,6 +326,11 @@ def fmt_dt(value: datetime | date | None) -> str:
             value = value.astimezone(ZoneInfo(get_settings().default_timezone))
         return value.strftime("%Y-%m-%d %H:%M %Z").strip()
     return value.isoformat()
+
+
+def plain(text: str | None) -> None:
+    """User-written text (notes) as plain text: never Markdown or HTML, so no image, link or script."""
+    st.text(text or "")
 
 
 def chip_html(label: str) -> str:

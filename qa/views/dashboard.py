@@ -405,6 +405,8 @@ class NotFound(LookupError):
 def _get_call(session: Session, call_id: int, user: Principal | None = None) -> Call:
     """The call, or NotFound, also when it belongs to a team outside the user's scope (its existence is
     not revealed)."""
+    if not isinstance(call_id, int) or not 0 < call_id < 2**63:  # a huge id would overflow the database integer
+        raise NotFound(f"call {call_id} does not exist")
     call = session.get(Call, call_id)
     if call is None:
         raise NotFound(f"call {call_id} does not exist")
