@@ -128,3 +128,47 @@ def erase(
         actor = _signed_in(session, force_as, password_stdin, "users").name if force_as else cli_session_id()
         report = do_erase(session, actor, account, dry_run=dry_run, force=bool(force_as))
     _report(report, json_out)
+
+
+@app.command("export-audio")
+def export_audio(
+    call_id: Annotated[int, typer.Argument(help="The call whose recording is exported.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The WAV (redacted) or original file to write.")],
+    user: Annotated[str, typer.Option("--user", help="Your dashboard user name (its role decides; the password "
+                                                     "is asked).")],
+    redacted: Annotated[bool, typer.Option("--redacted", help="Spoken personal data replaced by a tone. Without "
+                                                              "it only roles that may see personal data export.")] = False,
+    password_stdin: PasswordStdin = False,
+    db: DbOption = None,
+) -> None:
+    """Export a call's audio, redacted or (for roles with the pii right) original; audited."""
+    import shutil as _shutil
+
+    from qa.access.auth import PermissionDenied
+    from qa.store.db import session_scope
+    from qa.views.dashboard import NotFound, call_audio
+
+    url = open_db(db)
+    with session_scope(url) as session:
+        principal = _signed_in(session, user, password_stdin, "play_audio")
+        session.commit()
+        try:
+            path = call_audio(session, principal, call_id, "export", redacted=True if redacted else False)
+        except PermissionDenied:
+            session.rollback()
+            from qa.access import audit
+
+            audit.record(session, principal.name, "denied", call_id, {"capability": "pii", "query": "export_audio"})
+            session.commit()
+            typer.echo(f"role '{principal.role}' may export only redacted audio: add --redacted", err=True)
+            raise typer.Exit(2) from None
+        except NotFound:
+            typer.echo(f"no call {call_id}", err=True)
+            raise typer.Exit(2) from None
+    if path is None:
+        typer.echo(f"the recording of call {call_id} is gone", err=True)
+        raise typer.Exit(1)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    _shutil.copyfile(path, output)
+    output.chmod(0o600)
+    typer.echo(f"wrote {'redacted ' if redacted else 'original '}audio of call {call_id} to {output}")

@@ -328,6 +328,22 @@ def fmt_dt(value: datetime | date | None) -> str:
     return value.isoformat()
 
 
+def audio_player(path: str, start: float = 0.0) -> None:
+    """An audio player whose bytes travel inside this session's page as a data: URI.
+
+    st.audio would hand the file to Streamlit's media server, whose /media/<hash> address is the same for
+    every session and answers anyone without a cookie while any session holds it. A data: URI has no
+    address: only the signed-in session that was allowed the audio ever receives it.
+    """
+    import base64
+    import mimetypes
+
+    mime = mimetypes.guess_type(path)[0] or "audio/wav"
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    st.html(f'<audio controls preload="auto" style="width:100%" data-start="{float(start):.1f}" '
+            f'src="data:{mime};base64,{data}"></audio>')
+
+
 def plain(text: str | None) -> None:
     """User-written text (notes) as plain text: never Markdown or HTML, so no image, link or script."""
     st.text(text or "")

@@ -476,14 +476,50 @@ def riskiest_call_id(session: Session, user: Principal) -> int | None:
                           .order_by(Call.risk_score.desc().nulls_last(), Call.id.desc()).limit(1))
 
 
-def audio_for_playback(session: Session, user: Principal, call_id: int, start: float | None = None,
-                       finding_id: int | None = None) -> str | None:
-    """The recording's path for the player, audited as play_audio; None when the file is gone."""
+def pii_audio_spans(session: Session, call_id: int) -> list[tuple[float, float]]:
+    """(start, end) seconds of every spoken-PII finding of a call (the segment's times when it has none)."""
+    spans: list[tuple[float, float]] = []
+    segs = {s.idx: (s.start, s.end) for s in session.scalars(select(SegmentRow).where(SegmentRow.call_id == call_id))}
+    for fr in session.scalars(select(FindingRow).where(FindingRow.call_id == call_id, FindingRow.subtype == PII_SPOKEN)):
+        if fr.start is not None and fr.end is not None:
+            spans.append((float(fr.start), float(fr.end)))
+        elif fr.segment_idx in segs:
+            spans.append(segs[fr.segment_idx])
+    return sorted(spans)
+
+
+def call_audio(session: Session, user: Principal, call_id: int, purpose: str = "play",
+               start: float | None = None, finding_id: int | None = None, redacted: bool | None = None) -> str | None:
+    """The audio file a user may hear or export for a call, audited; None when the recording is gone.
+
+    Roles with the "pii" right get the original (audited as play_original / export_audio with original);
+    every other role gets the redacted copy, each spoken-PII span replaced by a tone, derived once and kept
+    with the call (regenerated when the findings change). `redacted=True` asks for the redacted copy whatever
+    the role; `redacted=False` demands the original (PermissionDenied without "pii").
+    """
+    from qa.audio import redacted_copy
+    from qa.config import get_settings
+
     require(user, "play_audio")
     call = _get_call(session, call_id, user)
-    audit.record(session, user.name, "play_audio", call_id,
-                 {"start": round(start, 2) if start is not None else None, "finding_id": finding_id})
-    return call.path if call.path and Path(call.path).is_file() else None
+    if redacted is False:
+        require(user, "pii")
+    original = user.can("pii") and not redacted
+    detail = {"start": round(start, 2) if start is not None else None, "finding_id": finding_id,
+              "redacted": not original}
+    action = "export_audio" if purpose == "export" else ("play_original" if original else "play_audio")
+    audit.record(session, user.name, action, call_id, detail)
+    if not (call.path and Path(call.path).is_file()):
+        return None
+    if original:
+        return call.path
+    return str(redacted_copy(call.path, pii_audio_spans(session, call_id), get_settings().derived_dir / str(call_id)))
+
+
+def audio_for_playback(session: Session, user: Principal, call_id: int, start: float | None = None,
+                       finding_id: int | None = None) -> str | None:
+    """The recording for the player (redacted for roles without "pii"), audited; None when the file is gone."""
+    return call_audio(session, user, call_id, "play", start, finding_id)
 
 
 def save_verdict(session: Session, user: Principal, finding_id: int, verdict: str, note: str | None = None) -> int:

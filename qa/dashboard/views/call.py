@@ -1,7 +1,5 @@
 """Call detail: audio, transcript with highlighted flags, voice measures, verdicts, coaching notes, export."""
 
-import mimetypes
-
 import altair as alt
 import pandas as pd
 import streamlit as st
@@ -74,8 +72,9 @@ else:
         play(0.0)
     state = st.session_state.get(audio_key)
     if state and state["path"]:
-        fmt = mimetypes.guess_type(state["path"])[0] or "audio/wav"
-        st.audio(state["path"], format=fmt, start_time=int(state["start"]), autoplay=state["start"] > 0)
+        if d.masked:
+            st.caption(ui.t("audio_redacted_note"))
+        ui.audio_player(state["path"], state["start"])
     elif state:
         st.warning(ui.t("audio_missing"))
 
