@@ -17,7 +17,7 @@ from qa.audio import read_pcm, write_wav
 from qa.store.db import session_scope
 from qa.store.models import AuditEvent, Call
 from tests.dashboard_seed import PASSWORDS, seed
-from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, dashboard_server  # noqa: F401 (fixture)
+from tests.test_browser import CHROMIUM, CHROMIUM_ARGS, dashboard_server  # noqa: F401
 
 pytestmark = pytest.mark.browser
 RATE = 8000
@@ -58,8 +58,8 @@ def _played_bytes(pw, base: str, role: str, call_id: int) -> tuple[bytes, list[s
     return base64.b64decode(src.split(",", 1)[1]), requests
 
 
-def test_players_serve_redacted_or_original_by_role_and_no_media_address_exists(dashboard_server, dashboard_db,
-                                                                                   tmp_path):
+def test_players_serve_redacted_or_original_by_role_and_no_media_address_exists(
+        dashboard_server, dashboard_db, tmp_path):  # noqa: F811
     sync_api = pytest.importorskip("playwright.sync_api")
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium is not installed at /usr/bin/chromium")

@@ -8,9 +8,18 @@ from sqlalchemy import select
 from qa.access.limits import MAX_NOTE_CHARS
 from qa.store.db import session_scope
 from qa.store.models import AuditEvent
-from tests.test_dashboard_app import _app, open_call, page_text, seeded, sign_in  # noqa: F401 (fixture)
+from tests.dashboard_seed import seed
+from tests.test_dashboard_app import open_call, page_text, sign_in
 
 pytest.importorskip("streamlit")
+
+@pytest.fixture
+def seeded(db_url, tmp_path, monkeypatch):
+    data = seed(db_url, tmp_path / "audio")
+    monkeypatch.setenv("CALLQA_DB_URL", db_url)
+    monkeypatch.setenv("CALLQA_UI_LANGUAGE", "en")
+    return data
+
 
 TRACKER = "![pixel](http://203.0.113.9/pixel.png) [Session expired, click here](http://203.0.113.9/login) <img src=x>"
 

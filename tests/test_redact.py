@@ -62,7 +62,7 @@ def written_number(draw: st.DrawFn) -> tuple[str, str]:
 @settings(max_examples=400, deadline=None)
 @given(number=written_number(), prefix=st.sampled_from(PREFIXES), suffix=st.sampled_from(SUFFIXES))
 def test_no_written_form_of_a_number_survives_masking(number: tuple[str, str], prefix: str, suffix: str) -> None:
-    written, digits = number
+    written, _digits = number
     assume(not _AMOUNT.match(normalise(written).text))  # "1,200,000" and "1234.56" are money, not identifiers
     text = prefix + written + suffix
     masked = mask_pii(text)

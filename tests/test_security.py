@@ -4,6 +4,7 @@ verdict authority, team scoping, unbounded notes, retention and erasure."""
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -13,12 +14,29 @@ from sqlalchemy import func, select, text
 from typer.testing import CliRunner
 
 from qa.access import audit
-from qa.access.auth import FREE_FAILURES, LOCK_FAILURES, LOCK_MINUTES, PermissionDenied, throttle_wait, Principal, reload_principal, sign_in
+from qa.access.auth import (
+    FREE_FAILURES,
+    LOCK_FAILURES,
+    LOCK_MINUTES,
+    PermissionDenied,
+    Principal,
+    reload_principal,
+    sign_in,
+    throttle_wait,
+)
 from qa.access.limits import MAX_NOTE_CHARS, InputRejected
 from qa.access.users import add_user, set_active, set_password
 from qa.cli import app
 from qa.store.db import session_scope
-from qa.store.models import AuditEvent, Call, CoachingNote, FindingRow, SegmentRow, SignInThrottle, Verdict
+from qa.store.models import (
+    AuditEvent,
+    Call,
+    CoachingNote,
+    FindingRow,
+    SegmentRow,
+    SignInThrottle,
+    Verdict,
+)
 from qa.views import dashboard as q
 from tests.dashboard_seed import PASSWORDS, PHONE, seed
 
@@ -55,7 +73,7 @@ def test_audit_rows_are_chained_carry_a_session_and_cannot_be_updated(db_url):
     with session_scope(db_url) as s:
         rows = list(s.scalars(select(AuditEvent).order_by(AuditEvent.id)))
         assert [r.seq for r in rows] == [1, 2, 3, 4, 5] and all(r.session_id == "sess-1" for r in rows)
-        assert all(b.prev_hash == a.hash for a, b in zip(rows, rows[1:]))
+        assert all(b.prev_hash == a.hash for a, b in itertools.pairwise(rows))
     with pytest.raises(Exception, match="append-only"), session_scope(db_url) as s:
         s.execute(text("UPDATE audit_log SET user = 'x' WHERE id = :i"), {"i": ids[0]})
     with pytest.raises(Exception, match="append-only"), session_scope(db_url) as s:

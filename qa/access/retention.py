@@ -23,7 +23,14 @@ from qa.access import audit
 from qa.access.authority import open_case_call_ids
 from qa.assess.compliance.packs import RulePackError, load_pack
 from qa.config import get_settings
-from qa.store.models import Call, CoachingNote, FindingRow, IngestionEvent, SegmentRow, Verdict
+from qa.store.models import (
+    Call,
+    CoachingNote,
+    FindingRow,
+    IngestionEvent,
+    SegmentRow,
+    Verdict,
+)
 
 
 @dataclass

@@ -7,7 +7,7 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -78,13 +78,13 @@ def _report(report, json_out: bool) -> None:  # type: ignore[no-untyped-def]
         typer.echo(f"kept {n} call(s) younger than the {code} minimum retention")
 
 
-ForceOption = Annotated[Optional[str], typer.Option(
+ForceOption = Annotated[str | None, typer.Option(
     "--force-as", help="Admin user name: also remove calls under an open case (the admin's password is asked).")]
 
 
 @app.command()
 def purge(
-    before: Annotated[Optional[str], typer.Option(help="Remove calls started before this day (YYYY-MM-DD); "
+    before: Annotated[str | None, typer.Option(help="Remove calls started before this day (YYYY-MM-DD); "
                                                        "default: the site maximum (retention_max_years).")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Count what would go; remove nothing.")] = False,
     force_as: ForceOption = None,
@@ -153,7 +153,7 @@ def export_audio(
         principal = _signed_in(session, user, password_stdin, "play_audio")
         session.commit()
         try:
-            path = call_audio(session, principal, call_id, "export", redacted=True if redacted else False)
+            path = call_audio(session, principal, call_id, "export", redacted=bool(redacted))
         except PermissionDenied:
             session.rollback()
             from qa.access import audit

@@ -202,13 +202,6 @@ def sign_out() -> None:
     _clear_session()
 
 
-def _sso_configured() -> bool:
-    try:
-        return "auth" in st.secrets
-    except Exception:  # noqa: BLE001 - no secrets file: no single sign-on
-        return False
-
-
 def sign_in_page() -> None:
     """The only page an anonymous visitor gets."""
     from qa.store.db import session_scope
@@ -234,29 +227,6 @@ def sign_in_page() -> None:
             st.session_state["user"] = principal
             st.session_state["last_seen"] = time.time()
             st.rerun()
-    if _sso_configured():
-        _sso_block()
-
-
-def _sso_block() -> None:
-    """Optional OIDC through st.login: the identity must match an active callqa user, whose role applies."""
-    from qa.store.db import session_scope
-
-    if not getattr(st.user, "is_logged_in", False):
-        st.button(t("sign_in_sso"), on_click=st.login)
-        return
-    ident = str(st.user.get("preferred_username") or st.user.get("email") or "")
-    with session_scope(db_url()) as session:
-        principal = reload_principal(session, ident) if ident else None
-        from qa.access import audit
-
-        audit.record(session, ident or "?", "sign_in" if principal else "sign_in_failed", detail={"method": "oidc"})
-    if principal is None:
-        st.error(t("sso_no_account", name=ident))
-        return
-    st.session_state["user"] = principal
-    st.session_state["last_seen"] = time.time()
-    st.rerun()
 
 
 def page_guard(capability: str) -> Principal:
