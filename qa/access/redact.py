@@ -20,6 +20,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 from qa.access.limits import MAX_SEARCH_CHARS, InputRejected
 
@@ -47,7 +48,7 @@ _REPEAT = {"double": 2, "triple": 3}
 _SEPARATORS = frozenset(" \t\n\r-‐‑‒–—―−_./\\,，、·・()（）[]+#'")
 _MAX_GAP = 3  # separators between two digits of one number
 _ID_CHECK = frozenset("xX叉")
-_UNIT = re.compile(r"[0-9]|(?<![a-z])(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|double|triple)(?![a-z])")
+_UNIT = re.compile(r"[0-9]+|(?<![a-z])(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|double|triple)(?![a-z])")
 #: Money and decimals are not identifiers: "1,200,000", "12,345.50", "1234.56".
 _AMOUNT = re.compile(r"^\d{1,3}(?:,\d{3})+(?:\.\d{1,2})?$|^\d{1,7}\.\d{1,2}$")
 _EMAIL_LOCAL = frozenset("._%+-")
@@ -87,37 +88,45 @@ def _skip(ch: str) -> bool:
     return cat in ("Cf", "Mn", "Me") or ch in "\u200b\u200c\u200d\u2060\ufeff\u00ad"
 
 
+@lru_cache(maxsize=65536)
+def _norm_char(ch: str) -> tuple[str, bool]:
+    """What one original character becomes in the view ("" when dropped), and whether it is a Chinese digit."""
+    if ch.isascii():
+        return (ch.lower() if "A" <= ch <= "Z" else ch), False
+    if _skip(ch):
+        return "", False
+    if ch in CN_DIGITS:
+        return CN_DIGITS[ch], True
+    out = []
+    for c in unicodedata.normalize("NFKC", ch):
+        if _skip(c):
+            continue
+        digit = unicodedata.decimal(c, None)
+        if digit is not None:
+            c = str(digit)
+        elif c.isspace():
+            c = " "
+        elif "A" <= c <= "Z":
+            c = c.lower()
+        out.append(c)
+    return "".join(out), False
+
+
 def normalise(text: str) -> NormalisedView:
     """NFKC per character, format characters and combining marks dropped, all digit forms as ASCII digits."""
     out: list[str] = []
     index: list[int] = []
     cn: list[bool] = []
     for i, ch in enumerate(text):
-        if ch.isascii():
-            out.append(ch.lower() if "A" <= ch <= "Z" else ch)
+        mapped, is_cn = _norm_char(ch)
+        if len(mapped) == 1:
+            out.append(mapped)
             index.append(i)
-            cn.append(False)
-            continue
-        if _skip(ch):
-            continue
-        if ch in CN_DIGITS:
-            out.append(CN_DIGITS[ch])
-            index.append(i)
-            cn.append(True)
-            continue
-        for c in unicodedata.normalize("NFKC", ch):
-            if _skip(c):
-                continue
-            digit = unicodedata.decimal(c, None)
-            if digit is not None:
-                c = str(digit)
-            elif c.isspace():
-                c = " "
-            elif "A" <= c <= "Z":
-                c = c.lower()
-            out.append(c)
-            index.append(i)
-            cn.append(False)
+            cn.append(is_cn)
+        elif mapped:
+            out.extend(mapped)
+            index.extend([i] * len(mapped))
+            cn.extend([is_cn] * len(mapped))
     return NormalisedView("".join(out), index, cn)
 
 
@@ -140,10 +149,13 @@ def _digit_runs(view: NormalisedView) -> list[tuple[int, int, int, bool]]:
         if token in _REPEAT:
             pending_repeat = _REPEAT[token]
             spoken = True
+        elif token[0].isdigit():
+            digits += len(token) + pending_repeat - 1
+            pending_repeat = 1
         else:
             digits += pending_repeat
             pending_repeat = 1
-            spoken = spoken or len(token) > 1
+            spoken = True
         end = e
     if start >= 0:
         runs.append((start, end, digits, spoken))
