@@ -98,7 +98,11 @@ def _call_conditions(f: Filters) -> list[ColumnElement[bool]]:
 
 
 def team_scope(user: Principal) -> list[ColumnElement[bool]]:
-    """The server-side team condition on calls: reviewers and managers see only their teams' calls."""
+    """The server-side team condition on calls: reviewers and managers see only their teams' calls.
+
+    Every call query goes through here (and `_get_call` for one call): the place to add the `agent` role's
+    own-calls-only condition (Call.agent_id == the user's agent id) when that role arrives.
+    """
     teams = user.scope_teams
     return [] if teams is None else [Call.team.in_(teams)]
 

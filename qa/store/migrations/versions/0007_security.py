@@ -45,7 +45,7 @@ def upgrade() -> None:
     with op.batch_alter_table('verdicts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('role', sa.String(length=16), nullable=True))
     # existing verdicts: the author's current role is the best record there is
-    op.execute("UPDATE verdicts SET role = (SELECT role FROM users WHERE users.name = verdicts.user)")
+    op.execute('UPDATE verdicts SET role = (SELECT role FROM users WHERE users.name = verdicts."user")')
     op.execute("UPDATE users SET teams = json_array(team) WHERE team IS NOT NULL"
                if op.get_bind().dialect.name == 'sqlite' else
                "UPDATE users SET teams = json_build_array(team) WHERE team IS NOT NULL")
