@@ -359,3 +359,28 @@ def test_a_huge_call_id_is_a_plain_not_found(db_url):
     seed(db_url)
     with session_scope(db_url) as s, pytest.raises(q.NotFound):
         q.call_detail(s, COMPLIANCE, 99999999999999999999)
+
+
+def test_concurrent_appenders_never_fork_the_chain(db_url):
+    import threading
+
+    _log(db_url, 1)
+    errors: list[BaseException] = []
+
+    def append(who: str) -> None:
+        try:
+            for i in range(25):
+                with session_scope(db_url) as s:
+                    audit.record(s, who, "open_call", call_id=i)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=append, args=(f"u{k}",)) for k in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert not errors
+    with session_scope(db_url) as s:
+        assert sorted(s.scalars(select(AuditEvent.seq))) == list(range(1, 77))
+    assert _verify(db_url)[0] == 0

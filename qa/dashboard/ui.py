@@ -239,6 +239,7 @@ def page_guard(capability: str) -> Principal:
         st.error(t("sign_in_help"))
         st.stop()
     if not user.can(capability):
+        _audit_refusal(user, "denied", {"capability": capability, "query": "page"})
         st.error(t("denied", role=role_name(user.role)))
         st.stop()
     return user
