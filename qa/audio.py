@@ -182,3 +182,80 @@ def telephone_band(samples: np.ndarray, rate: int = RATE) -> np.ndarray:
     y = resample_poly(y, rate, 8000).astype(np.float32)
     n = len(samples)
     return np.pad(y, (0, max(0, n - len(y))))[:n]
+
+
+# --- redaction ---------------------------------------------------------------------------------------
+
+#: Seconds added before and after each spoken-PII span, so a number's first and last syllables go too.
+REDACT_MARGIN_S = 0.3
+REDACT_TONE_HZ = 1000.0
+REDACT_TONE_DBFS = -20.0
+
+
+def read_pcm(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
+    """The file's samples as int16, shape (channels, n), at its own sample rate (no resampling, any length)."""
+    try:
+        with av.open(str(path)) as container:
+            stream = container.streams.audio[0]
+            rate = stream.codec_context.sample_rate or stream.rate
+            layout = "stereo" if (stream.codec_context.channels or 1) >= 2 else "mono"
+            resampler = av.AudioResampler(format="s16p", layout=layout, rate=rate)
+            chunks = [r.to_ndarray() for frame in container.decode(stream) for r in resampler.resample(frame)]
+            chunks += [r.to_ndarray() for r in resampler.resample(None)]
+    except (av.error.FFmpegError, IndexError) as exc:
+        raise AudioError(f"cannot read {Path(path).name}: {_ffmpeg_reason(exc)}") from None
+    if not chunks:
+        raise AudioError(f"{Path(path).name} holds no audio")
+    return np.concatenate(chunks, axis=1).astype(np.int16), int(rate)
+
+
+def redact_samples(samples: np.ndarray, rate: int, spans: list[tuple[float, float]],
+                   margin_s: float = REDACT_MARGIN_S, tone: bool = True) -> np.ndarray:
+    """A copy of `samples` (channels, n) with every span (seconds, widened by `margin_s`) replaced, on every
+    channel, by a steady tone (or silence); every other sample unchanged."""
+    out = samples.copy()
+    n = out.shape[1]
+    for start, end in spans:
+        a = max(0, int((start - margin_s) * rate))
+        b = min(n, int(np.ceil((end + margin_s) * rate)))
+        if b <= a:
+            continue
+        if tone:
+            t = np.arange(a, b) / rate
+            amp = 32767 * 10 ** (REDACT_TONE_DBFS / 20)
+            out[:, a:b] = (amp * np.sin(2 * np.pi * REDACT_TONE_HZ * t)).astype(np.int16)
+        else:
+            out[:, a:b] = 0
+    return out
+
+
+def write_wav(path: str | os.PathLike[str], samples: np.ndarray, rate: int) -> Path:
+    """16-bit PCM WAV, created readable by its owner only."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as fh, wave.open(fh, "wb") as w:
+        w.setnchannels(samples.shape[0])
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.ascontiguousarray(samples.T).tobytes())
+    return path
+
+
+def redacted_copy(source: str | os.PathLike[str], spans: list[tuple[float, float]], folder: Path,
+                  margin_s: float = REDACT_MARGIN_S) -> Path:
+    """The redacted WAV of `source` for these spans, derived once and kept in `folder` (owner-only); a new
+    one is made, and older ones removed, when the spans change."""
+    key = hashlib.sha256(repr((str(source), Path(source).stat().st_size, sorted(spans), margin_s)).encode())
+    target = folder / f"redacted-{key.hexdigest()[:16]}.wav"
+    if target.is_file():
+        return target
+    samples, rate = read_pcm(source)
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = folder / f".{target.name}.{os.getpid()}.tmp"
+    write_wav(tmp, redact_samples(samples, rate, spans, margin_s), rate)
+    os.replace(tmp, target)
+    for old in folder.glob("redacted-*.wav"):
+        if old != target:
+            old.unlink(missing_ok=True)
+    return target

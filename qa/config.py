@@ -51,10 +51,18 @@ class Settings:
     wellbeing: str = ""  # a site's own wellbeing YAML (empty: the bundled `qa/data/wellbeing.yaml`)
     session_timeout_min: float = 30.0  # dashboard: sign out after this many minutes without activity
     ui_language: str = "zh"  # dashboard language before the user picks one: "zh" or "en"
+    retention_max_years: float = 10.0  # site maximum: `callqa purge` without --before removes older calls
+    managed_audio_dir: str = ""  # recordings callqa owns (copies); purge/erase delete originals only under it
+    audit_key: str = ""  # HMAC key of the audit chain (empty: a random key kept in `<home>/audit.key`)
 
     @property
     def models_dir(self) -> Path:
         return self.home / "models"
+
+    @property
+    def derived_dir(self) -> Path:
+        """Files derived from calls (redacted audio), one folder per call, owner-only."""
+        return self.home / "derived"
 
     @property
     def database_url(self) -> str:

@@ -26,9 +26,9 @@ LATIN = re.compile(r"[A-Za-z]")
 #: Financial capitals (壹贰叁…) are read the same way. This is the one digit table of callqa: digit runs
 #: (PII), transcript masking (`qa.access.redact`) and search all read digits through it.
 CN_DIGITS = {"零": "0", "〇": "0", "○": "0", "洞": "0", "一": "1", "幺": "1", "壹": "1", "二": "2",
-             "两": "2", "贰": "2", "三": "3", "叁": "3", "四": "4", "肆": "4", "五": "5", "伍": "5",
-             "六": "6", "陆": "6", "七": "7", "拐": "7", "柒": "7", "八": "8", "捌": "8", "九": "9",
-             "勾": "9", "玖": "9"}
+             "两": "2", "兩": "2", "贰": "2", "貳": "2", "三": "3", "叁": "3", "參": "3", "四": "4", "肆": "4",
+             "五": "5", "伍": "5", "六": "6", "陆": "6", "陸": "6", "七": "7", "拐": "7", "柒": "7", "八": "8",
+             "捌": "8", "九": "9", "勾": "9", "玖": "9"}
 #: A regex character class of one spoken or written digit: ASCII, full-width and every `CN_DIGITS` key.
 DIGIT_CLASS = "[0-9０-９" + "".join(CN_DIGITS) + "]"
 #: The check character X of a resident ID, as ASR writes it.

@@ -44,7 +44,7 @@ def test_authenticate(db_url):
         assert authenticate(s, "gone", "s3cret-pass") is None  # deactivated
         assert sign_in(s, "li", "wrong-pass") is None
         events = [(e.user, e.action) for e in s.scalars(select(AuditEvent))]
-    assert events == [("li", "sign_in_failed")]
+    assert events == [("gone", "user_deactivated"), ("li", "sign_in_failed")]  # deactivation is audited too
     with session_scope(db_url) as s:
         stored = s.scalar(select(User.password_hash).where(User.name == "li"))
     assert "s3cret" not in stored

@@ -48,7 +48,7 @@ def dashboard_db(db_url: str, tmp_path: Path) -> Iterator[tuple[str, str, str]]:
         seed(db_url, tmp_path / "audio")
         yield db_url, "compliance", PASSWORDS["compliance"]
         return
-    name, password = f"browser-test-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+    name, password = f"browser-test-{secrets.token_hex(3)}", secrets.token_urlsafe(12) + "-9"  # password policy
     with session_scope(external) as s:
         add_user(s, name, "compliance", password)
     yield external, name, password

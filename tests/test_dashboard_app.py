@@ -53,7 +53,7 @@ def sign_in(role: str, password: str | None = None) -> AppTest:
 def page_text(at: AppTest) -> str:
     parts = [m.value for m in at.markdown] + [e.value for e in at.error] + [e.value for e in at.info]
     parts += [c.value for c in at.caption] + [t.value for t in at.title] + [s.value for s in at.subheader]
-    parts += [str(m.value) for m in at.metric]
+    parts += [str(m.value) for m in at.metric] + [x.value for x in at.text]  # notes are plain text
     return "\n".join(str(p) for p in parts)
 
 
@@ -171,7 +171,7 @@ def test_coaching_note_and_audio_play_are_audited(seeded):
     at = open_call(sign_in("manager"), seeded.riskiest)
     at.button(key=f"play_{seeded.threat_finding}").click().run()
     assert not at.exception
-    assert at.get("audio"), "the player appears after play is clicked"
+    assert any("data:audio/" in h.proto.body for h in at.get("html")), "the player appears after play is clicked"
     at.text_area(key="coaching_text").input("Never mention the family; use the scripted reminder.")
     next(b for b in at.button if b.label == "Save note").click().run()
     assert "Never mention the family" in page_text(at)

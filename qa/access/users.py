@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select
@@ -22,6 +23,7 @@ class UserInfo:
     team: str | None
     active: bool
     created_at: datetime
+    teams: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -36,27 +38,62 @@ def _check_role(role: str) -> None:
         raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
 
 
-def add_user(session: Session, name: str, role: str, password: str, team: str | None = None) -> UserInfo:
-    """Create a user; raises ValueError if the name is taken, the role unknown or the password short."""
+def _teams(team: str | Iterable[str] | None) -> list[str]:
+    if team is None:
+        return []
+    items = [team] if isinstance(team, str) else list(team)
+    teams = [t.strip() for item in items for t in item.split(",") if t.strip()]
+    if any(len(t) > 64 for t in teams):
+        raise ValueError("team names have at most 64 characters")
+    return list(dict.fromkeys(teams))
+
+
+def add_user(session: Session, name: str, role: str, password: str,
+             team: str | Iterable[str] | None = None) -> UserInfo:
+    """Create a user; raises ValueError if the name is taken, the role unknown or the password too weak.
+
+    `team`: one team, several (a list or "A,B"), or None (reviewers and managers without a team see the
+    whole site; compliance and admin always do).
+    """
     _check_role(role)
     name = name.strip()
     if not name or len(name) > 64:
         raise ValueError("user name must have 1 to 64 characters")
     if session.scalar(select(User.id).where(User.name == name)) is not None:
         raise ValueError(f"user {name!r} already exists")
-    user = User(name=name, role=role, team=team, password_hash=hash_password(password), active=True)
+    teams = _teams(team)
+    user = User(name=name, role=role, team=teams[0] if teams else None, teams=teams or None,
+                password_hash=hash_password(password, name), active=True, session_epoch=0)
     session.add(user)
     session.flush()
     return _info(user)
 
 
-def set_password(session: Session, name: str, password: str) -> None:
+def set_teams(session: Session, name: str, team: str | Iterable[str] | None) -> None:
     user = _get(session, name)
-    user.password_hash = hash_password(password)
+    teams = _teams(team)
+    user.team, user.teams = (teams[0] if teams else None), (teams or None)
 
 
-def set_active(session: Session, name: str, active: bool) -> None:
-    _get(session, name).active = active
+def set_password(session: Session, name: str, password: str, by: str | None = None) -> None:
+    """New password; every session of the user signed in before it ends (on its next click)."""
+    from qa.access import audit
+
+    user = _get(session, name)
+    user.password_hash = hash_password(password, name)
+    user.session_epoch = (user.session_epoch or 0) + 1
+    audit.record(session, by or name, "password_changed", detail={"user": user.name})
+
+
+def set_active(session: Session, name: str, active: bool, by: str | None = None) -> None:
+    """Activate or deactivate; deactivating ends every session of the user."""
+    from qa.access import audit
+
+    user = _get(session, name)
+    user.active = active
+    if not active:
+        user.session_epoch = (user.session_epoch or 0) + 1
+        audit.record(session, by or name, "user_deactivated", detail={"user": user.name})
 
 
 def list_users(session: Session) -> list[UserInfo]:
@@ -68,13 +105,14 @@ def create_demo_users(session: Session, team: str = "demo") -> list[DemoAccount]
     accounts = []
     for role in ROLES:
         name = f"{DEMO_PREFIX}{role}"
-        password = secrets.token_urlsafe(12)
+        password = f"{secrets.token_urlsafe(12)}-{secrets.randbelow(90) + 10}"  # letters, digits and a symbol
         existing = session.scalar(select(User).where(User.name == name))
         if existing is None:
             add_user(session, name, role, password, team=team)
         else:
-            existing.password_hash = hash_password(password)
+            existing.password_hash = hash_password(password, name)
             existing.role, existing.active = role, True
+            existing.session_epoch = (existing.session_epoch or 0) + 1
         accounts.append(DemoAccount(name=name, role=role, password=password))
     return accounts
 
@@ -87,4 +125,5 @@ def _get(session: Session, name: str) -> User:
 
 
 def _info(user: User) -> UserInfo:
-    return UserInfo(name=user.name, role=user.role, team=user.team, active=user.active, created_at=user.created_at)
+    return UserInfo(name=user.name, role=user.role, team=user.team, active=user.active, created_at=user.created_at,
+                    teams=list(user.teams or ([user.team] if user.team else [])))

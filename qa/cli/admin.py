@@ -34,7 +34,7 @@ def _read_password(password_stdin: bool) -> str:
 def users_add(
     name: Annotated[str, typer.Argument(help="Sign-in name.")],
     role: Annotated[str, typer.Option(help="reviewer | compliance | manager | admin")],
-    team: Annotated[Optional[str], typer.Option(help="Team (a manager with a team sees only that team's agents).")] = None,
+    team: Annotated[Optional[str], typer.Option(help="Team or teams (A,B): reviewers and managers see only these teams' calls; none: the whole site.")] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")] = False,
     db: DbOption = None,
 ) -> None:

@@ -24,12 +24,15 @@ from qa.access.auth import (
     session_expired,
     session_timeout_s,
     sign_in,
+    throttle_wait,
 )
+from qa.access.limits import InputRejected
+from qa.access.redact import SearchRefused
+from qa.config import load_settings
+from qa.text import fmt_offset
 from qa.views import i18n
 from qa.views.common import NotFound
 from qa.views.i18n import Bilingual
-from qa.config import load_settings
-from qa.text import fmt_offset
 
 log = logging.getLogger("callqa.dashboard")
 HERE = Path(__file__).resolve().parent
@@ -97,10 +100,18 @@ def run_query(fn: Callable[..., T], user: Principal | None, *args: Any, **kwargs
         with session_scope(db_url()) as session:
             return fn(session, user, *args, **kwargs)
     except PermissionDenied as exc:
+        # the refused transaction was rolled back: the refusal is audited in its own
+        _audit_refusal(user, "search_refused" if exc.capability == "pii" else "denied",
+                       {"capability": exc.capability, "query": fn.__name__})
         if exc.capability == "pii":
             st.error(t("denied_pii_search"))
         else:
             st.error(t("denied", role=role_name(user.role if user else "anonymous")))
+        st.stop()
+    except InputRejected as exc:
+        if isinstance(exc, SearchRefused):
+            _audit_refusal(user, "search_refused", {"reason": exc.reason})
+        st.error(str(exc))  # bilingual, says the limit
         st.stop()
     except NotFound:
         st.error(t("not_found", call_id=args[0] if args else "?"))
@@ -110,6 +121,17 @@ def run_query(fn: Callable[..., T], user: Principal | None, *args: Any, **kwargs
         st.error(t("db_error", error=type(exc).__name__))
         st.stop()
     raise AssertionError("unreachable")
+
+
+def _audit_refusal(user: Principal | None, action: str, detail: dict[str, Any]) -> None:
+    from qa.access import audit
+    from qa.store.db import session_scope
+
+    try:
+        with session_scope(db_url()) as session:
+            audit.record(session, user.name if user else "anonymous", action, detail=detail)
+    except SQLAlchemyError as exc:
+        log.error("could not audit a refusal: %s", type(exc).__name__)
 
 
 @st.cache_data(ttl=60, show_spinner=False)
@@ -142,6 +164,11 @@ def current_user() -> Principal | None:
     from qa.access import audit
     from qa.store.db import session_scope
 
+    import secrets
+
+    # one id per browser session, written on every audit row of the session
+    session_id = st.session_state.setdefault("audit_session_id", secrets.token_hex(8))
+    audit.current_session_id.set(session_id)
     user: Principal | None = st.session_state.get("user")
     if user is None:
         return None
@@ -152,7 +179,7 @@ def current_user() -> Principal | None:
             _clear_session()
             st.session_state["flash"] = ("warning", t("session_expired", minutes=round(session_timeout_s() / 60)))
             return None
-        fresh = reload_principal(session, user.name)
+        fresh = reload_principal(session, user.name, user.session_epoch)  # None after a password change too
     if fresh is None:
         _clear_session()
         return None
@@ -178,13 +205,6 @@ def sign_out() -> None:
     _clear_session()
 
 
-def _sso_configured() -> bool:
-    try:
-        return "auth" in st.secrets
-    except Exception:  # noqa: BLE001 - no secrets file: no single sign-on
-        return False
-
-
 def sign_in_page() -> None:
     """The only page an anonymous visitor gets."""
     from qa.store.db import session_scope
@@ -201,35 +221,15 @@ def sign_in_page() -> None:
     if submitted:
         with session_scope(db_url()) as session:
             principal = sign_in(session, name, password)
-        if principal is None:
+            wait = throttle_wait(session, name) if principal is None else 0.0
+        if principal is None and wait > 0:
+            st.error(t("sign_in_wait", seconds=int(wait + 0.999)))
+        elif principal is None:
             st.error(t("sign_in_failed"))
         else:
             st.session_state["user"] = principal
             st.session_state["last_seen"] = time.time()
             st.rerun()
-    if _sso_configured():
-        _sso_block()
-
-
-def _sso_block() -> None:
-    """Optional OIDC through st.login: the identity must match an active callqa user, whose role applies."""
-    from qa.store.db import session_scope
-
-    if not getattr(st.user, "is_logged_in", False):
-        st.button(t("sign_in_sso"), on_click=st.login)
-        return
-    ident = str(st.user.get("preferred_username") or st.user.get("email") or "")
-    with session_scope(db_url()) as session:
-        principal = reload_principal(session, ident) if ident else None
-        from qa.access import audit
-
-        audit.record(session, ident or "?", "sign_in" if principal else "sign_in_failed", detail={"method": "oidc"})
-    if principal is None:
-        st.error(t("sso_no_account", name=ident))
-        return
-    st.session_state["user"] = principal
-    st.session_state["last_seen"] = time.time()
-    st.rerun()
 
 
 def page_guard(capability: str) -> Principal:
@@ -242,6 +242,7 @@ def page_guard(capability: str) -> Principal:
         st.error(t("sign_in_help"))
         st.stop()
     if not user.can(capability):
+        _audit_refusal(user, "denied", {"capability": capability, "query": "page"})
         st.error(t("denied", role=role_name(user.role)))
         st.stop()
     return user
@@ -298,6 +299,27 @@ def fmt_dt(value: datetime | date | None) -> str:
             value = value.astimezone(ZoneInfo(get_settings().default_timezone))
         return value.strftime("%Y-%m-%d %H:%M %Z").strip()
     return value.isoformat()
+
+
+def audio_player(path: str, start: float = 0.0) -> None:
+    """An audio player whose bytes travel inside this session's page as a data: URI.
+
+    st.audio would hand the file to Streamlit's media server, whose /media/<hash> address is the same for
+    every session and answers anyone without a cookie while any session holds it. A data: URI has no
+    address: only the signed-in session that was allowed the audio ever receives it.
+    """
+    import base64
+    import mimetypes
+
+    mime = mimetypes.guess_type(path)[0] or "audio/wav"
+    data = base64.b64encode(Path(path).read_bytes()).decode("ascii")
+    st.html(f'<audio controls preload="auto" style="width:100%" data-start="{float(start):.1f}" '
+            f'src="data:{mime};base64,{data}"></audio>')
+
+
+def plain(text: str | None) -> None:
+    """User-written text (notes) as plain text: never Markdown or HTML, so no image, link or script."""
+    st.text(text or "")
 
 
 def chip_html(label: str) -> str:

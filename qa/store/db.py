@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,16 +35,38 @@ def get_engine(url: str | None = None) -> Engine:
         return _create_engine(url)
 
 
+def secure_sqlite_file(path: Path) -> None:
+    """The database file (password hashes, transcripts, unmasked PII) readable by its owner only: made 0600
+    in a 0700 folder when new, tightened when an existing file of ours is readable by others."""
+    if str(path) == ":memory:":
+        return
+    if not path.parent.exists():
+        path.parent.mkdir(parents=True, mode=0o700)
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    for p in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}.migrate-lock")):
+        try:
+            st = p.stat()
+        except FileNotFoundError:
+            continue
+        if st.st_uid == os.getuid() and st.st_mode & 0o077:
+            p.chmod(st.st_mode & 0o700)
+
+
 @lru_cache(maxsize=8)
 def _create_engine(url: str) -> Engine:
     if url.startswith("sqlite:///"):
         if not url.startswith("sqlite:///file:"):  # a plain path (URI form is used for read-only access)
-            Path(url.removeprefix("sqlite:///")).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            secure_sqlite_file(Path(url.removeprefix("sqlite:///")).expanduser())
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         engine = create_engine(url, pool_pre_ping=True)
     migrate.ensure_schema(engine)  # serialised between processes: a file lock (SQLite) or advisory lock
+    if url.startswith("sqlite:///") and not url.startswith("sqlite:///file:"):
+        secure_sqlite_file(Path(url.removeprefix("sqlite:///")).expanduser())  # -wal/-shm made by the first connect
     return engine
 
 

@@ -177,6 +177,7 @@ class Verdict(Base):
     finding_id: Mapped[int] = mapped_column(ForeignKey("findings.id", ondelete="CASCADE"), index=True)
     user: Mapped[str] = mapped_column(String(64))
     verdict: Mapped[str] = mapped_column(String(16))  # confirm | dismiss | escalate
+    role: Mapped[str | None] = mapped_column(String(16))  # the author's role then: who may close an escalation
     note: Mapped[str | None] = mapped_column(Text)
     at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -232,9 +233,34 @@ class User(Base):
     name: Mapped[str] = mapped_column(String(64), unique=True)
     role: Mapped[str] = mapped_column(String(16))  # reviewer | compliance | manager | admin
     password_hash: Mapped[str] = mapped_column(String(256))
-    team: Mapped[str | None] = mapped_column(String(64))
+    team: Mapped[str | None] = mapped_column(String(64))  # first team (kept for older readers)
+    teams: Mapped[list[Any] | None] = mapped_column(JSON)  # every team the user belongs to
     active: Mapped[bool] = mapped_column(default=True)
+    #: Raised on password change and deactivation: every session signed in before it ends.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins per user name (stored as a keyed hash, never the typed name): delay, then a lock."""
+
+    __tablename__ = "sign_in_throttle"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime | None] = mapped_column()
+    locked_until: Mapped[datetime | None] = mapped_column()
+
+
+class AuditHead(Base):
+    """The end of the audit hash chain (one row): appenders lock it, so the chain never forks."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, default=0)
+    hash: Mapped[str] = mapped_column(String(64), default="")
 
 
 class AuditEvent(Base):
@@ -248,3 +274,7 @@ class AuditEvent(Base):
     call_id: Mapped[int | None] = mapped_column(Integer, index=True)
     detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    session_id: Mapped[str | None] = mapped_column(String(64))  # the dashboard session, or "cli:<user>"
+    seq: Mapped[int | None] = mapped_column(Integer, unique=True)  # position in the hash chain
+    prev_hash: Mapped[str | None] = mapped_column(String(64))
+    hash: Mapped[str | None] = mapped_column(String(64))  # sha256 over this row's content and prev_hash

@@ -106,12 +106,14 @@ def reconcile_findings(session: Session, call_id: int, findings: Sequence[Findin
     return Reconciled(kept, added, superseded, deleted)
 
 
-def add_verdict(session: Session, finding_id: int, user: str, verdict: str, note: str | None = None) -> Verdict:
-    """Store one verdict (a new row each time: the history is kept). Permission checks and audit are the
-    caller's (`qa.views.call.save_verdict`)."""
+def add_verdict(session: Session, finding_id: int, user: str, verdict: str, note: str | None = None,
+                role: str | None = None) -> Verdict:
+    """Store one verdict (a new row each time: the history is kept), with the author's role (which decides
+    who may close an escalation, `qa.access.authority`). Permission checks, verdict authority and audit are
+    the caller's (`qa.views.call.save_verdict`)."""
     if verdict not in VERDICTS:
         raise ValueError(f"verdict must be one of {', '.join(VERDICTS)}")
-    row = Verdict(finding_id=finding_id, user=user, verdict=verdict, note=(note or "").strip() or None)
+    row = Verdict(finding_id=finding_id, user=user, verdict=verdict, role=role, note=(note or "").strip() or None)
     session.add(row)
     session.flush()
     return row

@@ -13,7 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from qa.access import audit
-from qa.access.auth import Principal, require
+from qa.access.auth import PermissionDenied, Principal, require
+from qa.access.authority import effective_by_finding, may_judge
+from qa.access.limits import check_note
 from qa.access.redact import PII_SPOKEN
 from qa.store.models import ACTIVE, CoachingNote, FindingRow, SegmentRow, Verdict
 from qa.store.reviews import add_verdict
@@ -131,7 +133,7 @@ class CallDetail:
 def call_detail(session: Session, user: Principal, call_id: int) -> CallDetail:
     """One call with transcript, findings, verdicts and notes; PII masked unless the role needs it."""
     require(user, "call")
-    call = get_call(session, call_id)
+    call = get_call(session, call_id, user)
     findings = list(session.scalars(
         select(FindingRow).where(FindingRow.call_id == call_id).order_by(FindingRow.start, FindingRow.id)))
     pii_spans = [fr.span for fr in findings if fr.subtype == PII_SPOKEN]
@@ -174,18 +176,55 @@ def _reason(value: Any, mask: Any) -> ScoreReason:
 
 def record_open_call(session: Session, user: Principal, call_id: int) -> None:
     require(user, "call")
-    get_call(session, call_id)
+    get_call(session, call_id, user)
     audit.record(session, user.name, "open_call", call_id)
+
+
+def pii_audio_spans(session: Session, call_id: int) -> list[tuple[float, float]]:
+    """(start, end) seconds of every active spoken-PII finding of a call (the segment's times when it has none)."""
+    spans: list[tuple[float, float]] = []
+    segs = {s.idx: (s.start, s.end) for s in session.scalars(select(SegmentRow).where(SegmentRow.call_id == call_id))}
+    for fr in session.scalars(select(FindingRow).where(FindingRow.call_id == call_id, FindingRow.subtype == PII_SPOKEN,
+                                                       FindingRow.status == ACTIVE)):
+        if fr.start is not None and fr.end is not None:
+            spans.append((float(fr.start), float(fr.end)))
+        elif fr.segment_idx in segs:
+            spans.append(segs[fr.segment_idx])
+    return sorted(spans)
+
+
+def call_audio(session: Session, user: Principal, call_id: int, purpose: str = "play",
+               start: float | None = None, finding_id: int | None = None, redacted: bool | None = None) -> str | None:
+    """The audio file a user may hear or export for a call, audited; None when the recording is gone.
+
+    Roles with the "pii" right get the original (audited as play_original / export_audio with original);
+    every other role gets the redacted copy, each spoken-PII span replaced by a tone, derived once and kept
+    with the call (regenerated when the findings change). `redacted=True` asks for the redacted copy whatever
+    the role; `redacted=False` demands the original (PermissionDenied without "pii").
+    """
+    from qa.audio import redacted_copy
+    from qa.config import get_settings
+
+    require(user, "play_audio")
+    call = get_call(session, call_id, user)
+    if redacted is False:
+        require(user, "pii")
+    original = user.can("pii") and not redacted
+    detail = {"start": round(start, 2) if start is not None else None, "finding_id": finding_id,
+              "redacted": not original}
+    action = "export_audio" if purpose == "export" else ("play_original" if original else "play_audio")
+    audit.record(session, user.name, action, call_id, detail)
+    if not (call.path and Path(call.path).is_file()):
+        return None
+    if original:
+        return call.path
+    return str(redacted_copy(call.path, pii_audio_spans(session, call_id), get_settings().derived_dir / str(call_id)))
 
 
 def audio_for_playback(session: Session, user: Principal, call_id: int, start: float | None = None,
                        finding_id: int | None = None) -> str | None:
-    """The recording's path for the player, audited as play_audio; None when the file is gone."""
-    require(user, "play_audio")
-    call = get_call(session, call_id)
-    audit.record(session, user.name, "play_audio", call_id,
-                 {"start": round(start, 2) if start is not None else None, "finding_id": finding_id})
-    return call.path if call.path and Path(call.path).is_file() else None
+    """The recording for the player (redacted for roles without "pii"), audited; None when the file is gone."""
+    return call_audio(session, user, call_id, "play", start, finding_id)
 
 
 def save_verdict(session: Session, user: Principal, finding_id: int, verdict: str, note: str | None = None) -> int:
@@ -196,7 +235,13 @@ def save_verdict(session: Session, user: Principal, finding_id: int, verdict: st
     finding = session.get(FindingRow, finding_id)
     if finding is None:
         raise NotFound(f"finding {finding_id} does not exist")
-    row = add_verdict(session, finding_id, user.name, verdict, note)
+    get_call(session, finding.call_id, user)
+    note = check_note(note, "verdict note")
+    current = effective_by_finding(session, [finding_id]).get(finding_id)
+    if current is not None and not may_judge(user.role, current):
+        # an escalation by compliance is closed only by compliance or an admin
+        raise PermissionDenied(user.role, "close_escalation")
+    row = add_verdict(session, finding_id, user.name, verdict, note, role=user.role)
     audit.record(session, user.name, "verdict", finding.call_id,
                  {"finding_id": finding_id, "verdict": verdict, "label": finding.label, "verdict_id": row.id})
     return row.id
@@ -204,10 +249,10 @@ def save_verdict(session: Session, user: Principal, finding_id: int, verdict: st
 
 def add_coaching_note(session: Session, user: Principal, call_id: int, note: str) -> int:
     require(user, "coaching")
-    note = note.strip()
+    note = check_note(note, "coaching note")
     if not note:
         raise ValueError("the coaching note is empty")
-    call = get_call(session, call_id)
+    call = get_call(session, call_id, user)
     row = CoachingNote(call_id=call_id, agent_id=call.agent_id, author=user.name, note=note)
     session.add(row)
     session.flush()

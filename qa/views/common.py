@@ -175,9 +175,26 @@ def latest_verdict_subquery():  # type: ignore[no-untyped-def]
             .join(last, last.c.vid == Verdict.id).subquery())
 
 
-def get_call(session: Session, call_id: int) -> Call:
+def team_scope(user: Principal) -> list[ColumnElement[bool]]:
+    """The server-side team condition on calls: reviewers and managers see only their teams' calls.
+
+    Every call query goes through here (and `get_call` for one call): the place to add the `agent` role's
+    own-calls-only condition (Call.agent_id == the user's agent id) when that role arrives.
+    """
+    teams = user.scope_teams
+    return [] if teams is None else [Call.team.in_(teams)]
+
+
+def get_call(session: Session, call_id: int, user: Principal | None = None) -> Call:
+    """The call, or NotFound, also when it belongs to a team outside the user's scope (its existence is
+    not revealed)."""
+    if not isinstance(call_id, int) or not 0 < call_id < 2**63:  # a huge id would overflow the database integer
+        raise NotFound(f"call {call_id} does not exist")
     call = session.get(Call, call_id)
     if call is None:
+        raise NotFound(f"call {call_id} does not exist")
+    teams = user.scope_teams if user is not None else None
+    if teams is not None and call.team not in teams:
         raise NotFound(f"call {call_id} does not exist")
     return call
 
@@ -201,11 +218,12 @@ def mask_json(value: Any, mask: Mask) -> Any:
 
 def filter_options(session: Session, user: Principal) -> FilterOptions:
     require(user, "overview")
+    scope = team_scope(user)
 
     def distinct_values(col: Any) -> list[str]:
-        return [v for v in session.scalars(select(col).where(col.is_not(None)).distinct().order_by(col))]
+        return [v for v in session.scalars(select(col).where(col.is_not(None), *scope).distinct().order_by(col))]
 
-    first, last = session.execute(select(func.min(Call.started_at), func.max(Call.started_at))).one()
+    first, last = session.execute(select(func.min(Call.started_at), func.max(Call.started_at)).where(*scope)).one()
     return FilterOptions(
         teams=distinct_values(Call.team), agents=distinct_values(Call.agent_id),
         languages=distinct_values(Call.language), jurisdictions=distinct_values(Call.jurisdiction),

@@ -6,13 +6,14 @@ Dismissed findings are not counted as violations.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import case, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from qa.access.auth import Principal, require
-from qa.store.models import ACTIVE, Call, FindingRow
+from qa.access.authority import open_escalations
+from qa.store.models import ACTIVE, Call, FindingRow, Verdict
 from qa.views.common import (
     VIOLATION_LABELS,
     Filters,
@@ -20,6 +21,7 @@ from qa.views.common import (
     chip_label,
     label_in,
     latest_verdict_subquery,
+    team_scope,
 )
 from qa.views.i18n import Bilingual, source_name, subtype_name
 
@@ -78,7 +80,7 @@ class AgentViolations:
 
 @dataclass
 class ComplianceView:
-    open_cases: list[OpenCase]  # calls with findings whose latest verdict is "escalate"
+    open_cases: list[OpenCase]  # calls with findings whose effective verdict (by authority) is "escalate"
     escalations: list[Escalation]  # those findings
     by_rule: list[RuleViolations]
     by_agent: list[AgentViolations]
@@ -87,14 +89,22 @@ class ComplianceView:
 def compliance_view(session: Session, user: Principal, f: Filters = Filters()) -> ComplianceView:
     """Open cases, escalations and violation tables; dismissed findings are not counted as violations."""
     require(user, "compliance")
-    conds = call_conditions(f.calls_only())
+    conds = call_conditions(f.calls_only()) + team_scope(user)
     lv = latest_verdict_subquery()
-    escalations = [Escalation(*r) for r in session.execute(
+    # Open cases follow authority, not recency: a reviewer's later verdict does not close a compliance escalation.
+    open_findings = open_escalations(session)
+    esc = session.execute(
         select(FindingRow.id, FindingRow.call_id, FindingRow.label, FindingRow.subtype, FindingRow.score,
-               Call.agent_id, Call.started_at, lv.c.user, lv.c.at)
-        .join(Call, Call.id == FindingRow.call_id).join(lv, lv.c.finding_id == FindingRow.id)
-        .where(*conds, lv.c.verdict == "escalate").order_by(lv.c.at.desc()).limit(500)
-    )]
+               Call.agent_id, Call.started_at)
+        .join(Call, Call.id == FindingRow.call_id)
+        .where(*conds, FindingRow.id.in_(list(open_findings)))
+    ).all() if open_findings else []
+    escalated_at = {v.finding_id: v.at for v in session.scalars(
+        select(Verdict).where(Verdict.finding_id.in_([r[0] for r in esc]), Verdict.verdict == "escalate")
+        .order_by(Verdict.at, Verdict.id))} if esc else {}
+    escalations = sorted((Escalation(*r, escalated_by=open_findings[r[0]].by or "?",
+                                     escalated_at=escalated_at.get(r[0]) or datetime.min.replace(tzinfo=UTC))
+                          for r in esc), key=lambda e: e.escalated_at, reverse=True)[:500]
     cases: dict[int, OpenCase] = {}
     for e in escalations:
         c = cases.setdefault(e.call_id, OpenCase(e.call_id, e.agent_id, e.started_at, e.escalated_at))

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from qa.access.auth import Principal, require
 from qa.store.models import ACTIVE, Call, FindingRow
-from qa.views.common import Filters, call_conditions, chip_label, hour_day, utc_hour
+from qa.views.common import Filters, call_conditions, chip_label, hour_day, team_scope, utc_hour
 from qa.views.i18n import Bilingual, label_name, source_name, subtype_name
 
 RISK_BUCKETS: tuple[int, ...] = tuple(range(0, 100, 10))
@@ -54,7 +54,7 @@ class Overview:
 def overview(session: Session, user: Principal, f: Filters = Filters()) -> Overview:
     """Headline figures for the calls matching `f` (text search and label filters do not apply)."""
     require(user, "overview")
-    conds = call_conditions(f.calls_only())
+    conds = call_conditions(f.calls_only()) + team_scope(user)
     processed, avg_risk = session.execute(select(func.count(Call.id), func.avg(Call.risk_score)).where(*conds)).one()
     flagged_ids = select(FindingRow.call_id).where(FindingRow.status == ACTIVE).distinct().subquery()
     flagged = session.scalar(select(func.count()).select_from(Call).join(flagged_ids, flagged_ids.c.call_id == Call.id)

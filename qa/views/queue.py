@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -13,8 +12,9 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from qa.access import audit
 from qa.access.auth import PermissionDenied, Principal, require
+from qa.access.redact import SearchRefused, check_search_term
 from qa.store.models import ACTIVE, Call, FindingRow, SegmentRow, Verdict
-from qa.views.common import CHIP_LABELS, DONE, Filters, call_conditions, chip_label
+from qa.views.common import CHIP_LABELS, DONE, Filters, call_conditions, chip_label, team_scope
 
 MAX_PAGE_SIZE = 200
 
@@ -50,14 +50,15 @@ class QueuePage:
     total: int | None  # None when not counted (counting a text search would scan every segment)
 
 
-_DIGITS = re.compile(r"[0-9０-９零〇一二两三四五六七八九幺]")
-
-
 def _search_condition(term: str, user: Principal) -> ColumnElement[bool]:
-    if len(_DIGITS.findall(term)) >= 4 and not user.can("pii"):
-        # Searching for numbers would reveal masked ID/phone/card numbers call by call.
-        raise PermissionDenied(user.role, "pii")
-    term = _to_simplified(term.strip())
+    try:
+        term = check_search_term(term, user.can("pii"))
+    except SearchRefused as exc:
+        if exc.reason == "digits":
+            # Any digit, written or spoken, could narrow a masked ID/phone/card number call by call.
+            raise PermissionDenied(user.role, "pii") from None
+        raise
+    term = _to_simplified(term)
     pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     return exists().where(SegmentRow.call_id == Call.id, SegmentRow.text.ilike(pattern, escape="\\"))
 
@@ -81,7 +82,7 @@ def review_queue(session: Session, user: Principal, f: Filters = Filters(), curs
     """
     require(user, "queue")
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
-    conds = call_conditions(f)
+    conds = call_conditions(f) + team_scope(user)
     if f.search.strip():
         conds.append(_search_condition(f.search, user))
     page_conds = list(conds)
@@ -130,5 +131,5 @@ def review_queue(session: Session, user: Principal, f: Filters = Filters(), curs
 
 def riskiest_call_id(session: Session, user: Principal) -> int | None:
     require(user, "queue")
-    return session.scalar(select(Call.id).where(Call.status == DONE)
+    return session.scalar(select(Call.id).where(Call.status == DONE, *team_scope(user))
                           .order_by(Call.risk_score.desc().nulls_last(), Call.id.desc()).limit(1))

@@ -24,6 +24,7 @@ from qa.views.common import (
     mask_json,
     masker,
     site_day,
+    team_scope,
     utc_hour,
 )
 from qa.views.i18n import Bilingual, named
@@ -92,7 +93,7 @@ class WellbeingView:
 
 
 def _agent_scope(session: Session, user: Principal, f: Filters) -> dict[str, str | None]:
-    """Agents the user may see -> their team (from their latest call). A manager with a team sees that team."""
+    """Agents the user may see -> their team (from their latest call). Reviewers and managers see their teams (`Principal.scope_teams`)."""
     stmt = select(Call.agent_id, Call.team, func.max(Call.started_at)).where(Call.agent_id.is_not(None)) \
         .group_by(Call.agent_id, Call.team)
     latest: dict[str, tuple[datetime | None, str | None]] = {}
@@ -102,8 +103,8 @@ def _agent_scope(session: Session, user: Principal, f: Filters) -> dict[str, str
     for agent in session.scalars(select(AgentDay.agent_id).distinct()):
         latest.setdefault(agent, (None, None))
     scope = {a: t for a, (_, t) in latest.items()}
-    if user.role == "manager" and user.team:
-        scope = {a: t for a, t in scope.items() if t == user.team}
+    if user.scope_teams is not None:
+        scope = {a: t for a, t in scope.items() if t in user.scope_teams}
     if f.teams:
         scope = {a: t for a, t in scope.items() if t in f.teams}
     if f.agents:
@@ -134,8 +135,8 @@ def wellbeing_view(session: Session, user: Principal, f: Filters = Filters()) ->
                           if isinstance(v, (int, float)) and not isinstance(v, bool)})
             for row in session.scalars(select(AgentDay).where(*day_conds).order_by(AgentDay.day, AgentDay.agent_id))]
 
-    call_conds = call_conditions(Filters(f.date_from, f.date_to)) + [Call.agent_id.in_(agents),
-                                                                      Call.started_at.is_not(None)]
+    call_conds = call_conditions(Filters(f.date_from, f.date_to)) + team_scope(user) + [
+        Call.agent_id.in_(agents), Call.started_at.is_not(None)]
     hour = utc_hour(Call.started_at).label("hour")
     calls_per_day = hours_to_site_days(session.execute(
         select(Call.agent_id, hour, func.count(Call.id)).where(*call_conds).group_by(Call.agent_id, hour)))

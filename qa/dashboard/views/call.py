@@ -1,7 +1,6 @@
 """Call detail: audio, transcript with highlighted flags, voice measures, verdicts, coaching notes, export."""
 
 import html
-import mimetypes
 
 import altair as alt
 import pandas as pd
@@ -16,8 +15,15 @@ user = ui.page_guard("call")
 call_id = st.session_state.get("call_id") or st.query_params.get("call")
 try:
     call_id = int(call_id) if call_id is not None else None
+    if call_id is not None and not 0 < call_id < 2**63:
+        raise ValueError
 except ValueError:
-    call_id = None
+    # a bad ?call= gives a plain message and is forgotten, never a traceback
+    st.session_state.pop("call_id", None)
+    st.query_params.pop("call", None)
+    st.title(ui.t("page_call"))
+    st.warning(ui.t("bad_call_param"))
+    st.stop()
 if call_id is None:
     st.title(ui.t("page_call"))
     st.info(ui.t("no_call_selected"))
@@ -71,8 +77,9 @@ else:
         play(0.0)
     state = st.session_state.get(audio_key)
     if state and state["path"]:
-        fmt = mimetypes.guess_type(state["path"])[0] or "audio/wav"
-        st.audio(state["path"], format=fmt, start_time=int(state["start"]), autoplay=state["start"] > 0)
+        if d.masked:
+            st.caption(ui.t("audio_redacted_note"))
+        ui.audio_player(state["path"], state["start"])
     elif state:
         st.warning(ui.t("audio_missing"))
 
@@ -96,9 +103,9 @@ with right:
                     play(max(0.0, f.start - 1.0), f.id)
                     st.rerun()
             if f.verdicts:
-                st.caption(ui.t("verdict_history") + ": " + "; ".join(
-                    f"{ui.t('verdict_' + v.verdict)} · {v.user} · {ui.fmt_dt(v.at)}" + (f" ({v.note})" if v.note else "")
-                    for v in f.verdicts))
+                st.caption(ui.t("verdict_history"))
+                ui.plain("\n".join(f"{ui.t('verdict_' + v.verdict)} · {v.user} · {ui.fmt_dt(v.at)}"
+                                   + (f" ({v.note})" if v.note else "") for v in f.verdicts))
             if user.can("verdict"):
                 with st.form(f"verdict_{f.id}"):
                     current = f.latest if f.latest in VERDICTS else VERDICTS[0]
@@ -159,7 +166,8 @@ st.subheader(ui.t("coaching"))
 if not d.notes:
     st.caption(ui.t("coaching_empty"))
 for n in d.notes:
-    st.markdown(f"- **{n.author}** · {ui.fmt_dt(n.at)}: {n.note}")
+    st.caption(f"{n.author} · {ui.fmt_dt(n.at)}")
+    ui.plain(n.note)  # plain text: a note's Markdown image or link is shown as typed, never loaded
 if user.can("coaching"):
     with st.form(f"coaching_{call_id}", clear_on_submit=True):
         text = st.text_area(ui.t("coaching_add"), key="coaching_text")

@@ -81,4 +81,5 @@ notes = [n for n in view.notes if n.agent_id == agent]
 if not notes:
     st.caption(ui.t("coaching_empty"))
 for n in notes:
-    st.markdown(f"- **{n.author}** · {ui.fmt_dt(n.at)} · {ui.t('call')} {n.call_id}: {n.note}")
+    st.caption(f"{n.author} · {ui.fmt_dt(n.at)} · {ui.t('call')} {n.call_id}")
+    ui.plain(n.note)
