@@ -13,7 +13,7 @@ from qa.store.models import Base
 def test_empty_database_migrates_to_the_models_schema(db_url: str) -> None:
     engine = create_engine(db_url)
     migrate.upgrade(engine)
-    assert migrate.current_revision(engine) == "0002"
+    assert migrate.current_revision(engine) == "0005"
     with engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diffs == []
@@ -32,4 +32,4 @@ def test_upgrade_between_versions_keeps_data(db_url: str) -> None:
         conn.execute(text("UPDATE calls SET timezone = 'America/Chicago', claimed_by = NULL WHERE content_hash = 'h1'"))
         row = conn.execute(text("SELECT path, status, timezone FROM calls WHERE content_hash = 'h1'")).one()
     assert tuple(row) == ("/r/a.wav", "done", "America/Chicago")
-    assert migrate.current_revision(engine) == "0002"
+    assert migrate.current_revision(engine) == "0005"
