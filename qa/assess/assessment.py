@@ -101,6 +101,26 @@ def update_agent_day(session: Session, agent_id: str, day: date, settings: Setti
     reports.sync_alerts(session, agent_id, monday, cfg["week_alerts"].keys(), week_alerts(agent_id, week, cfg))
 
 
+def _store_scorecard(session: Session, call: Call, segs: list[Segment], findings: list[Finding],
+                     measures: dict[str, object], settings: Settings) -> None:
+    """Score the call against its QA form and store the scorecard (reviewers' changes stay applied)."""
+    from qa.assess.forms import FormError, load_forms, score_call_form, select_form
+    from qa.records import CallMeta, Transcript
+    from qa.store.scorecards import save_scorecard
+
+    meta = CallMeta(agent_id=call.agent_id, account_id=call.account_id, callee=call.callee, started_at=call.started_at,
+                    direction=call.direction, jurisdiction=call.jurisdiction or settings.default_jurisdiction,
+                    team=call.team, timezone=call.timezone)
+    try:
+        form = select_form(load_forms(settings.forms_dir), meta)
+    except FormError as exc:
+        log.error("call %s: %s; no QA scorecard", call.id, exc)
+        return
+    transcript = Transcript(call_id=call.id, language=call.language or "zh", duration=call.duration or 0.0,
+                            segments=segs)
+    save_scorecard(session, score_call_form(transcript, findings, measures, meta, form))
+
+
 def assess_call(session: Session, call_id: int, audio: DecodedAudio | None = None,
                 settings: Settings | None = None) -> None:
     """Voice measures, conversation measures, compliance and voice-stress findings, scores and the agent's
@@ -130,6 +150,10 @@ def assess_call(session: Session, call_id: int, audio: DecodedAudio | None = Non
     score = score_call([*detector, *compliance, *stress], measures)
     call.risk_score, call.complaint_risk, call.score_reasons = score.risk, score.complaint_risk, score.reasons_json()
     session.flush()
+
+    # --- QA form scorecard (issue 12). TO MOVE into qa.pipeline.analyze() when merging: the pure part is
+    # qa.assess.forms.score_call_form; storing it is qa.store.scorecards.save_scorecard (keeps overrides).
+    _store_scorecard(session, call, segs, [*detector, *compliance, *stress], measures, settings)
 
     if call.agent_id and call.started_at is not None:
         day = call.started_at.astimezone(_site_zone(settings)).date()
