@@ -16,10 +16,9 @@ from qa.access.auth import PermissionDenied, Principal
 from qa.assess.assessment import assess_call
 from qa.cli import app
 from qa.store.db import session_scope
-from qa.store.models import AuditEvent, Call, ScorecardRow
+from qa.store.models import AuditEvent, ScorecardRow
 from qa.views import scorecards as sv
-from tests import forms_helpers as fh
-from tests.assess_helpers import add_call
+from tests.scorecard_seed import seed
 
 REVIEWER = Principal("rita", "reviewer")
 REVIEWER2 = Principal("rob", "reviewer")
@@ -29,30 +28,9 @@ AGENT_OTHER = Principal("rick", "agent", agent_id="EN-A03")
 MANAGER = Principal("mia", "manager", team="blue")
 
 
-def _store_sample(session, name: str, team: str) -> int:  # type: ignore[no-untyped-def]
-    """A sample call stored as ingestion leaves it (scripted turns; the agent turns' labelled subtypes as
-    detector findings), then assessed: assess_call stores the scorecard."""
-    c, meta = fh.labels()[name], fh.meta(name)
-    findings = [{"label": st.split("/")[0], "subtype": st, "speaker": t["speaker"], "start": t["start"],
-                 "end": t["end"], "span": t["text"], "score": 0.9}
-                for t in c["turns"] for st in t["subtypes"]]
-    call_id = add_call(session, meta.started_at, jurisdiction=meta.jurisdiction, account=meta.account_id,
-                       agent=meta.agent_id, callee=meta.callee, direction=meta.direction,
-                       segments=[(t["speaker"], t["start"], t["end"], t["text"]) for t in c["turns"]],
-                       findings=findings, assess=False)
-    call = session.get(Call, call_id)
-    call.team, call.language = team, c["language"]
-    assess_call(session, call_id)
-    return call_id
-
-
 @pytest.fixture
 def calls(db_url: str) -> dict[str, int]:
-    with session_scope(db_url) as s:
-        ids = {n: _store_sample(s, n, "blue" if n.startswith("en") else "red")
-               for n in ("en_01_clean_minimiranda", "en_03_threat_insult", "en_04_customer_abuse",
-                         "zh_01_clean_reminder")}
-    return ids
+    return seed(db_url, users=False).calls
 
 
 def test_assessed_calls_carry_a_scorecard(db_url: str, calls: dict[str, int]) -> None:

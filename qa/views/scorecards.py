@@ -22,10 +22,7 @@ from qa.assess.forms import RESULTS, Form, coaching_library, load_forms
 from qa.config import get_settings
 from qa.store import scorecards as store
 from qa.store.models import Call, FindingRow, ScorecardRow, User
-
-
-class NotFound(LookupError):
-    pass
+from qa.views.dashboard import NotFound  # one 'not found' for every page (the dashboard shows it)
 
 
 class NotAllowed(ValueError):
