@@ -31,6 +31,9 @@ OUTPUT = REPO / "test-output" / "browser"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 
+#: `callqa` from this checkout (qa.cli is a package without __main__; the console script may be another tree's).
+CALLQA = [sys.executable, "-c", "from qa.cli import app; app()"]
+
 pytestmark = pytest.mark.browser
 
 
@@ -62,7 +65,7 @@ def dashboard_server(dashboard_db: tuple[str, str, str], tmp_path: Path) -> Iter
     port = _free_port()
     env = {**os.environ, "CALLQA_UI_LANGUAGE": "en", "HOME": str(tmp_path)}  # streamlit writes ~/.streamlit
     log = (tmp_path / "dashboard.log").open("w")
-    proc = subprocess.Popen([sys.executable, "-m", "qa.cli", "dashboard", "--db", url, "--port", str(port)],
+    proc = subprocess.Popen([*CALLQA, "dashboard", "--db", url, "--port", str(port)],
                             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

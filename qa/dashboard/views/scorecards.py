@@ -26,11 +26,8 @@ st.dataframe(pd.DataFrame([{
     ui.t("sc_percent"): r.percent, ui.t("sc_fatal"): "✗" if r.fatal_failed else "",
     ui.t("sc_failed_items"): ", ".join(r.failed_items)} for r in rows]), hide_index=True, width="stretch")
 
-raw = st.text_input(ui.t("sc_call_id"), value=str(rows[0].call_id), help=ui.t("sc_call_id_help"), key="sc_call")
-try:
-    call_id = int(raw.strip())
-except ValueError:
-    st.stop()
+labels = {r.call_id: f"{r.call_id} · {r.agent_id or '-'} · {ui.fmt_dt(r.started_at)}" for r in rows}
+call_id = st.selectbox(ui.t("sc_call_id"), list(labels), format_func=labels.get, key="sc_call")
 card = ui.run_query(sv.scorecard, user, call_id)
 st.header(ui.t("sc_title", call_id=call_id))
 c1, c2, c3 = st.columns(3)
