@@ -188,3 +188,11 @@ def test_asr_transcripts_with_the_learned_model() -> None:
     bad = score_transcript(fh.asr("en_03_threat_insult"), fh.meta("en_03_threat_insult"))
     assert bad.item("mini_miranda").result == "fail" and bad.item("no_threats").result == "fail"
     assert bad.fatal_failed
+
+
+def test_forms_command_lists_forms_and_rejects_a_bad_file(tmp_path: Path) -> None:
+    listing = CliRunner().invoke(app, ["forms"])
+    assert listing.exit_code == 0 and "cn_collection" in listing.output and "us_collection" in listing.output
+    folder = _bad_form(tmp_path, "      - {id: greet, text: 问候, text_en: Greet, weight: 5, check: {kind: said}}\n")
+    bad = CliRunner().invoke(app, ["forms", str(folder / "site_form.yaml")])
+    assert bad.exit_code == 1 and "site_form.yaml" in bad.output and "greet" in bad.output and "all_of" in bad.output

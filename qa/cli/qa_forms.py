@@ -71,7 +71,7 @@ def scorecard(
                 raise ValueError("--started-at needs a UTC offset, e.g. 2026-11-02T10:00:00+08:00")
             card = score_transcript(tr, meta, form, use_model=not no_model)
         except (OSError, ValueError, FormError) as exc:
-            err.print(f"[red]{transcript}: {exc}[/red]")
+            typer.echo(f"{transcript}: {exc}", err=True)
             raise typer.Exit(2) from None
         _print_card(card, as_json)
         return
@@ -103,18 +103,21 @@ def forms(
                 console.print(f"[green]ok[/green] {path}: {f.id} v{f.version}, {len(f.items)} items")
             except FormError as exc:
                 bad += 1
-                err.print(f"[red]{exc}[/red]")
+                typer.echo(str(exc), err=True)  # unwrapped: one line per mistake, easy to grep
         raise typer.Exit(1 if bad else 0)
     try:
         found = load_forms()
     except FormError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
-    table = Table("id", "version", "name", "selects", "items", "fatal", "file")
+    table = Table()
+    table.add_column("id", no_wrap=True, min_width=16)
+    for col in ("version", "items", "fatal", "selects", "name / file"):
+        table.add_column(col)
     for f in found.values():
-        table.add_row(f.id, str(f.version), f"{f.name} / {f.name_en}",
+        table.add_row(f.id, str(f.version), str(len(f.items)), str(sum(i.fatal for i in f.items)),
                       ", ".join(f"{k}={'/'.join(v)}" for k, v in f.select.items()) or "(fallback)",
-                      str(len(f.items)), str(sum(i.fatal for i in f.items)), f.file)
+                      f"{f.name} / {f.name_en}\n{f.file}")
     console.print(table)
 
 
