@@ -171,8 +171,10 @@ def _row(session: Session, user: Principal, call_id: int, form_id: str | None = 
     return call, row
 
 
-def scorecard(session: Session, user: Principal, call_id: int, form_id: str | None = None) -> ScorecardView:
-    """One call's scorecard with evidence (PII masked unless the role needs it), history and disputes."""
+def scorecard(session: Session, user: Principal, call_id: int, form_id: str | None = None,
+              record_open: bool = True) -> ScorecardView:
+    """One call's scorecard with evidence (PII masked unless the role needs it), history and disputes.
+    `record_open=False` when only the form's items are needed (calibration), so the audit log is not flooded."""
     require(user, "scorecards")
     call, row = _row(session, user, call_id, form_id)
     mask = _masker(session, user, call_id)
@@ -190,7 +192,8 @@ def scorecard(session: Session, user: Principal, call_id: int, form_id: str | No
                       for e in d.get("evidence", [])],
             auto_result=d.get("auto_result"), changed_by=d.get("changed_by"), change_reason=d.get("change_reason"),
             coaching={"key": key, **library[key]} if d["result"] == "fail" and key in library else None))
-    audit.record(session, user.name, "open_scorecard", call_id, {"form": row.form_id})
+    if record_open:
+        audit.record(session, user.name, "open_scorecard", call_id, {"form": row.form_id})
     return ScorecardView(
         call_id=call.id, agent_id=call.agent_id, team=call.team, started_at=call.started_at, form=row.form_id,
         form_name=form.name if form else row.form_id, form_name_en=form.name_en if form else row.form_id,

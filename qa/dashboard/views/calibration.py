@@ -36,7 +36,7 @@ view = ui.run_query(sv.calibration, user, sid)
 
 if user.name in view.reviewers:
     for cid in view.call_ids:
-        card = ui.run_query(sv.scorecard, user, cid, view.form)
+        card = ui.run_query(sv.scorecard, user, cid, view.form, record_open=False)  # item list only
         mine = view.my_scores.get(cid, {})
         st.subheader(ui.t("cal_score_call", call_id=cid))
         with st.form(f"cal_{sid}_{cid}"):
