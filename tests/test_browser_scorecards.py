@@ -104,6 +104,7 @@ def test_override_dispute_accept_and_calibration(server) -> None:  # type: ignor
         reviewer.get_by_role("radiogroup", name="Result").get_by_text("fail", exact=True).click()
         reviewer.get_by_role("textbox", name="Reason").first.fill("curt with the customer")
         reviewer.get_by_role("button", name="Save override").click()
+        reviewer.get_by_text("Item courtesy set to fail; score now 105.").wait_for()
         reviewer.get_by_text("105 / 110").first.wait_for()
 
         agent = _sign_in(browser, base, "dana")
@@ -150,6 +151,6 @@ def test_override_dispute_accept_and_calibration(server) -> None:  # type: ignor
             page.get_by_text("Scores saved.").wait_for()
         reviewer.get_by_role("link", name="Scorecards").click()
         reviewer.get_by_role("link", name="Calibration").click()
-        reviewer.get_by_text("Overall: agreement").wait_for()
+        reviewer.get_by_text("Overall: agreement 0.93, Cohen's kappa 0.80").wait_for()  # 14 of 15 items agree
         reviewer.screenshot(path=str(OUTPUT / "calibration.png"), full_page=True)
         browser.close()

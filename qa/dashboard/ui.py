@@ -103,6 +103,17 @@ def run_query(fn: Callable[..., T], user: Principal | None, *args: Any, **kwargs
     raise AssertionError("unreachable")
 
 
+def flash(message: str) -> None:
+    """A success message that survives the `st.rerun()` after an action (shown by `show_flash`)."""
+    st.session_state["_flash"] = message
+
+
+def show_flash() -> None:
+    message = st.session_state.pop("_flash", None)
+    if message:
+        st.success(message)
+
+
 def run_action(fn: Callable[..., T], user: Principal | None, *args: Any, **kwargs: Any) -> T | None:
     """Like `run_query` for an action: a refusal the user can fix (ValueError: a missing reason, a closed
     dispute window) is shown and None returned, so the rest of the page still renders."""

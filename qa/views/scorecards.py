@@ -376,8 +376,8 @@ def create_calibration(session: Session, user: Principal, name: str, call_ids: l
 
 
 def submit_calibration(session: Session, user: Principal, session_id: int, call_id: int,
-                       results: dict[str, str]) -> None:
-    """A reviewer's blind results for one call of a session they are in."""
+                       results: dict[str, str]) -> int:
+    """A reviewer's blind results for one call of a session they are in; the number of items saved."""
     require(user, "calibration_score")
     from qa.store.models import CalibrationSession
 
@@ -388,6 +388,7 @@ def submit_calibration(session: Session, user: Principal, session_id: int, call_
         _check_result(r)
     store.save_calibration_scores(session, session_id, call_id, user.name, results)
     audit.record(session, user.name, "calibration_score", call_id, {"session_id": session_id, "items": len(results)})
+    return len(results)
 
 
 def _pairwise_kappa(pairs: list[tuple[list[str], list[str]]]) -> float | None:

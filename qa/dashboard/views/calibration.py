@@ -9,6 +9,7 @@ from qa.views import scorecards as sv
 
 user = ui.page_guard("calibration_score")
 st.title(ui.t("page_calibration"))
+ui.show_flash()
 RESULTS = ("pass", "fail", "na")
 
 
@@ -47,9 +48,9 @@ if user.name in view.reviewers:
                                             index=RESULTS.index(default), horizontal=True,
                                             format_func=lambda r: ui.t(f"sc_result_{r}"), key=f"cal_{sid}_{cid}_{item.id}")
             if st.form_submit_button(ui.t("cal_submit", call_id=cid)):
-                ui.run_action(sv.submit_calibration, user, sid, cid, choices)
-                st.success(ui.t("cal_submitted"))
-                st.rerun()
+                if ui.run_action(sv.submit_calibration, user, sid, cid, choices) is not None:
+                    ui.flash(ui.t("cal_submitted"))
+                    st.rerun()
 
 if not view.items:
     st.info(ui.t("cal_blind", done=len(view.submitted), total=len(view.reviewers)))

@@ -8,6 +8,7 @@ from qa.views import scorecards as sv
 
 user = ui.page_guard("dispute_decide")
 st.title(ui.t("page_disputes"))
+ui.show_flash()
 queue = ui.run_query(sv.dispute_queue, user)
 if not queue:
     st.info(ui.t("dp_none"))
@@ -22,5 +23,5 @@ for d in queue:
             if col.button(ui.t(label), key=f"{label}_{d.id}"):
                 done = ui.run_action(sv.decide_dispute, user, d.id, accept, reply)
                 if done is not None:
-                    st.success(ui.t("dp_decided", id=d.id, status=ui.t(f"dp_status_{done.status}")))
+                    ui.flash(ui.t("dp_decided", id=d.id, status=ui.t(f"dp_status_{done.status}")))
                     st.rerun()

@@ -9,6 +9,7 @@ from qa.views import scorecards as sv
 
 user = ui.page_guard("scorecards")
 st.title(ui.t("page_scorecards"))
+ui.show_flash()
 RESULTS = ("pass", "fail", "na")
 
 
@@ -60,7 +61,7 @@ if user.can("override"):
         if st.form_submit_button(ui.t("sc_save_override")):
             done = ui.run_action(sv.override_item, user, call_id, item, result, reason)
             if done is not None:
-                st.success(ui.t("sc_overridden", item=item, result=result_name(result), score=f"{done.score:g}"))
+                ui.flash(ui.t("sc_overridden", item=item, result=result_name(result), score=f"{done.score:g}"))
                 st.rerun()
 
 if user.can("dispute"):
