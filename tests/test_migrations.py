@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 
 from qa.store import migrate
 from qa.store.models import Base
 
+#: The newest revision of the migration scripts (the chain must have exactly one head).
+HEAD = ScriptDirectory(str(migrate.MIGRATIONS)).get_current_head()
+
 
 def test_empty_database_migrates_to_the_models_schema(db_url: str) -> None:
     engine = create_engine(db_url)
     migrate.upgrade(engine)
-    assert migrate.current_revision(engine) == "0003"
+    assert migrate.current_revision(engine) == HEAD
     with engine.connect() as conn:
         diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diffs == []
@@ -32,7 +36,7 @@ def test_upgrade_between_versions_keeps_data(db_url: str) -> None:
         conn.execute(text("UPDATE calls SET timezone = 'America/Chicago', claimed_by = NULL WHERE content_hash = 'h1'"))
         row = conn.execute(text("SELECT path, status, timezone FROM calls WHERE content_hash = 'h1'")).one()
     assert tuple(row) == ("/r/a.wav", "done", "America/Chicago")
-    assert migrate.current_revision(engine) == "0003"
+    assert migrate.current_revision(engine) == HEAD
 
 
 def test_findings_and_verdicts_survive_the_status_migration(db_url: str) -> None:

@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 ACTIONS: tuple[str, ...] = (
     "sign_in", "sign_in_failed", "sign_out", "session_expired", "open_call", "play_audio",
     "verdict", "coaching_note", "export", "export_labels", "search", "denied",
+    "open_scorecard", "score_override", "score_ack", "dispute", "dispute_decision", "calibration_create",
+    "calibration_score", "coaching_assign", "coaching_done", "qa_report",
 )
 
 _SAFE_DETAIL_TYPES = (int, float, bool, type(None))

@@ -17,15 +17,29 @@ from sqlalchemy.orm import Session
 from qa.config import load_settings
 from qa.store.models import User
 
-ROLES: tuple[str, ...] = ("reviewer", "compliance", "manager", "admin")
+#: Staff roles see every call (a manager with a team: that team's); an `agent` sees only their own calls,
+#: scorecards, findings and coaching (every scorecard query filters by `Principal.agent_id`).
+STAFF: tuple[str, ...] = ("reviewer", "compliance", "manager", "admin")
+ROLES: tuple[str, ...] = ("agent", *STAFF)
+#: QA leads: decide disputes, run calibration sessions (compliance and admin; a reviewer overrides items
+#: but does not judge disputes of their own overrides).
+QA_LEADS: frozenset[str] = frozenset({"compliance", "admin"})
 
 #: capability -> roles that have it. "pii" means seeing ID/card/phone numbers and emails unmasked.
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "overview": frozenset(ROLES),
-    "queue": frozenset(ROLES),
-    "call": frozenset(ROLES),
-    "play_audio": frozenset(ROLES),
-    "coaching": frozenset(ROLES),
+    "overview": frozenset(STAFF),
+    "queue": frozenset(STAFF),
+    "call": frozenset(STAFF),
+    "play_audio": frozenset(STAFF),
+    "coaching": frozenset(STAFF),
+    "scorecards": frozenset(ROLES),  # an agent: own calls only
+    "override": frozenset({"reviewer", "compliance", "admin"}),
+    "dispute": frozenset({"agent"}),
+    "dispute_decide": QA_LEADS,
+    "calibration_lead": QA_LEADS,
+    "calibration_score": frozenset({"reviewer", "compliance", "admin"}),
+    "coaching_assign": frozenset({"compliance", "manager", "admin"}),
+    "qa_reports": frozenset(STAFF),
     "verdict": frozenset({"reviewer", "compliance", "admin"}),
     "compliance": frozenset({"compliance", "admin"}),
     "export": frozenset({"compliance", "admin"}),
@@ -56,6 +70,7 @@ class Principal:
     name: str
     role: str
     team: str | None = None
+    agent_id: str | None = None  # role 'agent': whose calls they may see
 
     def can(self, capability: str) -> bool:
         return can(self.role, capability)
@@ -102,7 +117,7 @@ def authenticate(session: Session, name: str, password: str) -> Principal | None
         return None
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = _hasher.hash(password)
-    return Principal(name=user.name, role=user.role, team=user.team)
+    return Principal(name=user.name, role=user.role, team=user.team, agent_id=user.agent_id)
 
 
 def reload_principal(session: Session, name: str) -> Principal | None:
@@ -113,7 +128,7 @@ def reload_principal(session: Session, name: str) -> Principal | None:
     user = session.scalar(select(User).where(User.name == name))
     if user is None or not user.active:
         return None
-    return Principal(name=user.name, role=user.role, team=user.team)
+    return Principal(name=user.name, role=user.role, team=user.team, agent_id=user.agent_id)
 
 
 def session_timeout_s() -> float:

@@ -20,6 +20,7 @@ class UserInfo:
     name: str
     role: str
     team: str | None
+    agent_id: str | None
     active: bool
     created_at: datetime
 
@@ -36,15 +37,20 @@ def _check_role(role: str) -> None:
         raise ValueError(f"unknown role {role!r}; choose one of {', '.join(ROLES)}")
 
 
-def add_user(session: Session, name: str, role: str, password: str, team: str | None = None) -> UserInfo:
-    """Create a user; raises ValueError if the name is taken, the role unknown or the password short."""
+def add_user(session: Session, name: str, role: str, password: str, team: str | None = None,
+             agent_id: str | None = None) -> UserInfo:
+    """Create a user; raises ValueError if the name is taken, the role unknown, the password short, or an
+    `agent` user has no agent id (the link to their calls)."""
     _check_role(role)
+    if role == "agent" and not agent_id:
+        raise ValueError("an agent user needs --agent-id (the agent id their calls carry)")
     name = name.strip()
     if not name or len(name) > 64:
         raise ValueError("user name must have 1 to 64 characters")
     if session.scalar(select(User.id).where(User.name == name)) is not None:
         raise ValueError(f"user {name!r} already exists")
-    user = User(name=name, role=role, team=team, password_hash=hash_password(password), active=True)
+    user = User(name=name, role=role, team=team, agent_id=agent_id, password_hash=hash_password(password),
+                active=True)
     session.add(user)
     session.flush()
     return _info(user)
@@ -70,8 +76,9 @@ def create_demo_users(session: Session, team: str = "demo") -> list[DemoAccount]
         name = f"{DEMO_PREFIX}{role}"
         password = secrets.token_urlsafe(12)
         existing = session.scalar(select(User).where(User.name == name))
+        agent_id = "DEMO-A01" if role == "agent" else None
         if existing is None:
-            add_user(session, name, role, password, team=team)
+            add_user(session, name, role, password, team=team, agent_id=agent_id)
         else:
             existing.password_hash = hash_password(password)
             existing.role, existing.active = role, True
@@ -87,4 +94,5 @@ def _get(session: Session, name: str) -> User:
 
 
 def _info(user: User) -> UserInfo:
-    return UserInfo(name=user.name, role=user.role, team=user.team, active=user.active, created_at=user.created_at)
+    return UserInfo(name=user.name, role=user.role, team=user.team, agent_id=user.agent_id, active=user.active,
+                    created_at=user.created_at)
