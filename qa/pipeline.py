@@ -8,7 +8,8 @@ Ingest, watch, Ray workers, `callqa detect`, `set-agent` and `assess` all come t
 re-analysis is the same code as a first analysis.
 
 Stages, in order: decode checks -> speakers + ASR (recordings only) -> detection -> voice measures and voice
-stress -> conversation measures -> compliance rule pack -> call risk and complaint risk -> wellbeing exposure.
+stress -> conversation measures -> compliance rule pack -> call risk and complaint risk -> wellbeing exposure
+-> QA form scorecard.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from qa.records import (
     CallMeta,
     DecodedAudio,
     Finding,
+    Scorecard,
     Segment,
     Transcript,
 )
@@ -98,10 +100,27 @@ def _compliance(call_id: int | None, meta: CallMeta, transcript: Transcript, det
     return check_call(pack, facts, history.account_calls)
 
 
+def _scorecard(transcript: Transcript, findings: list[Finding], measures: dict[str, Any], meta: CallMeta,
+               settings: Settings, form_id: str | None) -> Scorecard | None:
+    """The call scored against its QA form (`form_id`, else the form that applies to the call). A named form
+    that cannot be used raises FormError; when none applies the call has no scorecard (logged)."""
+    from qa.assess.forms import FormError, load_forms, score_call_form, select_form
+
+    try:
+        form = select_form(load_forms(settings.forms_dir), meta, form_id)
+    except FormError as exc:
+        if form_id is not None:
+            raise
+        log.error("call %s: %s; no QA scorecard", transcript.call_id, exc)
+        return None
+    return score_call_form(transcript, findings, measures, meta, form)
+
+
 def analyze(source: DecodedAudio | Transcript, meta: CallMeta, history: CallHistory | None = None,
             settings: Settings | None = None, *, audio: DecodedAudio | None = None,
             detected: list[Finding] | None = None, transcriber: Any = None,
-            classifier: Any = None, call_id: int | None = None) -> CallAnalysis:
+            classifier: Any = None, use_model: bool = True, call_id: int | None = None,
+            form_id: str | None = None) -> CallAnalysis:
     """Every result about one call.
 
     `source`: the decoded recording (transcribed here) or a stored transcript (no re-transcription).
@@ -109,8 +128,10 @@ def analyze(source: DecodedAudio | Transcript, meta: CallMeta, history: CallHist
     `audio`: with a transcript source, the recording to measure voices on; without it, each segment's
     stored voice measures are used.
     `detected`: detector findings already decided (`callqa assess`: rules and scores re-run, detection not);
-    None runs detection. `transcriber`, `classifier`: loaded models to reuse (loaded once per process if None).
+    None runs detection. `transcriber`, `classifier`: loaded models to reuse (loaded once per process if None);
+    `use_model=False` detects with rules and dialogue logic only.
     `call_id`: the stored call's id, when there is one (named in explanations and logs).
+    `form_id`: score against this QA form (FormError if it cannot be used); None: the form that applies.
     """
     from qa.assess.conversation import measure
     from qa.assess.scoring import score_call
@@ -131,7 +152,8 @@ def analyze(source: DecodedAudio | Transcript, meta: CallMeta, history: CallHist
         transcript = replace(transcript, duration=float(audio.info.duration))
 
     detector = list(detected) if detected is not None else detect_transcript(transcript, meta, settings,
-                                                                             classifier=classifier)
+                                                                             classifier=classifier,
+                                                                             use_model=use_model)
     segments, stress, voice_summary = _voice(transcript.segments, audio, history, detector)
     transcript = replace(transcript, segments=segments)
     conv = measure(segments, transcript.duration)
@@ -147,4 +169,18 @@ def analyze(source: DecodedAudio | Transcript, meta: CallMeta, history: CallHist
         transcript=transcript, findings=findings, measures=measures, risk=score.risk,
         complaint_risk=score.complaint_risk, score_reasons=score.reasons_json(),
         exposure=call_exposure(findings, measures), audio=audio.info if audio is not None else None,
-        asr_model=asr_model)
+        asr_model=asr_model, scorecard=_scorecard(transcript, findings, measures, meta, settings, form_id))
+
+
+def score_transcript(transcript: Transcript, meta: CallMeta, form_id: str | None = None,
+                     settings: Settings | None = None, use_model: bool = True) -> Scorecard:
+    """A bare transcript's QA scorecard, through `analyze` (nothing stored; no account history): for writing
+    and testing forms (`callqa scorecard --transcript`, benchmarks/form_agreement.py). FormError when no form
+    applies or `form_id` cannot be used."""
+    from qa.assess.forms import load_forms, select_form
+
+    settings = settings or get_settings()
+    form = select_form(load_forms(settings.forms_dir), meta, form_id)  # raises with the reason
+    card = analyze(transcript, meta, settings=settings, use_model=use_model, form_id=form.id).scorecard
+    assert card is not None
+    return card

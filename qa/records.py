@@ -5,9 +5,9 @@ Every stage takes and returns these dataclasses; only `qa.store` maps them to th
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, Sequence
 
 import numpy as np
 
@@ -122,6 +122,21 @@ class Transcript:
             "segments": [s.to_json() for s in self.segments],
         }
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Transcript:
+        """Read back `to_json` (the `callqa transcript --json` format); ValueError names what is wrong."""
+        try:
+            segments = [Segment(speaker=s["speaker"], start=float(s["start"]), end=float(s["end"]),
+                                text=str(s["text"]),
+                                words=[Word(float(w["start"]), float(w["end"]), str(w.get("word", "")),
+                                            float(w.get("probability", 1.0))) for w in s.get("words", [])])
+                        for s in d["segments"]]
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"not a `callqa transcript --json` transcript: {type(exc).__name__}: {exc}") from None
+        duration = float(d.get("duration") or max((s.end for s in segments), default=0.0))
+        return cls(call_id=d.get("call_id"), language=str(d.get("language") or "zh"), duration=duration,
+                   segments=segments)
+
 
 @dataclass
 class Finding:
@@ -225,6 +240,7 @@ class CallAnalysis:
     exposure: CallExposure
     audio: AudioInfo | None = None  # set when the analysis started from a recording
     asr_model: str | None = None
+    scorecard: Scorecard | None = None  # the call scored against its QA form (None: no form applies)
 
 
 @dataclass
@@ -256,3 +272,139 @@ class DayResult:
     wellbeing: float
     metrics: dict[str, Any]
     alerts: list[AlertSpec]
+
+
+# --- QA scorecards (qa.assess.forms scores a call against a form; qa.store keeps people's changes) ----------
+
+Result = Literal["pass", "fail", "na"]
+RESULTS: tuple[str, ...] = ("pass", "fail", "na")
+
+
+@dataclass
+class Evidence:
+    start: float | None
+    end: float | None
+    speaker: str | None
+    text: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"start": None if self.start is None else round(self.start, 3),
+                "end": None if self.end is None else round(self.end, 3), "speaker": self.speaker, "text": self.text}
+
+
+@dataclass
+class ItemResult:
+    id: str
+    section: str
+    result: Result
+    auto: bool
+    confidence: float
+    evidence: list[Evidence]
+    rule: str  # the check or the detector/model that decided
+    weight: float
+    fatal: bool
+    text: str = ""
+    text_en: str = ""
+    coaching: str | None = None
+    auto_result: Result | None = None  # what the automatic check said, when a person changed it
+    changed_by: str | None = None
+    change_reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The `callqa scorecard --json` item contract."""
+        return {"id": self.id, "section": self.section, "result": self.result, "auto": self.auto,
+                "confidence": round(self.confidence, 3), "evidence": [e.to_json() for e in self.evidence]}
+
+    def to_record(self) -> dict[str, Any]:
+        """Everything, for storage."""
+        return {**self.to_json(), "rule": self.rule, "weight": self.weight, "fatal": self.fatal, "text": self.text,
+                "text_en": self.text_en, "coaching": self.coaching, "auto_result": self.auto_result,
+                "changed_by": self.changed_by, "change_reason": self.change_reason}
+
+    @classmethod
+    def from_record(cls, d: dict[str, Any]) -> ItemResult:
+        return cls(id=d["id"], section=d["section"], result=d["result"], auto=bool(d["auto"]),
+                   confidence=float(d["confidence"]),
+                   evidence=[Evidence(e.get("start"), e.get("end"), e.get("speaker"), e.get("text", ""))
+                             for e in d.get("evidence", [])],
+                   rule=d.get("rule", ""), weight=float(d.get("weight", 0)), fatal=bool(d.get("fatal", False)),
+                   text=d.get("text", ""), text_en=d.get("text_en", ""), coaching=d.get("coaching"),
+                   auto_result=d.get("auto_result"), changed_by=d.get("changed_by"),
+                   change_reason=d.get("change_reason"))
+
+
+@dataclass
+class SectionScore:
+    id: str
+    score: float
+    max_score: float
+    fatal_failed: bool
+
+
+@dataclass
+class Scorecard:
+    call_id: int | None
+    form: str
+    form_version: int
+    score: float
+    max_score: float
+    fatal_failed: bool
+    items: list[ItemResult]
+    sections: list[SectionScore] = field(default_factory=list)
+
+    @property
+    def percent(self) -> float | None:
+        return round(100.0 * self.score / self.max_score, 1) if self.max_score else None
+
+    def item(self, item_id: str) -> ItemResult | None:
+        return next((i for i in self.items if i.id == item_id), None)
+
+    def to_json(self) -> dict[str, Any]:
+        """Exactly the `callqa scorecard --json` contract."""
+        return {"call_id": self.call_id, "form": self.form, "form_version": self.form_version,
+                "score": self.score, "max_score": self.max_score, "fatal_failed": self.fatal_failed,
+                "items": [i.to_json() for i in self.items]}
+
+
+def totals(card: Scorecard) -> Scorecard:
+    """Section and total scores from the item results: points of passed items out of the applicable items'
+    points; any failed fatal item fails the call (score 0)."""
+    sections: dict[str, SectionScore] = {}
+    for it in card.items:
+        sec = sections.setdefault(it.section, SectionScore(it.section, 0.0, 0.0, False))
+        if it.result == "na":
+            continue
+        sec.max_score += it.weight
+        if it.result == "pass":
+            sec.score += it.weight
+        elif it.fatal:
+            sec.fatal_failed = True
+    fatal = any(s.fatal_failed for s in sections.values())
+    max_score = sum(s.max_score for s in sections.values())
+    score = 0.0 if fatal else sum(s.score for s in sections.values())
+    return replace(card, score=round(score, 2), max_score=round(max_score, 2), fatal_failed=fatal,
+                   sections=list(sections.values()))
+
+
+@dataclass(frozen=True)
+class Change:
+    """A person's decision on one item (a reviewer's override, or an accepted dispute)."""
+
+    item_id: str
+    result: Result
+    by: str
+    reason: str
+
+
+def apply_overrides(card: Scorecard, changes: Sequence[Change]) -> Scorecard:
+    """The scorecard with people's decisions applied (the latest per item wins) and the scores recomputed."""
+    latest = {c.item_id: c for c in changes}
+    items = []
+    for it in card.items:
+        c = latest.get(it.id)
+        if c is None:
+            items.append(it)
+        else:
+            items.append(replace(it, result=c.result, auto=False, confidence=1.0,
+                                 auto_result=it.auto_result or it.result, changed_by=c.by, change_reason=c.reason))
+    return totals(replace(card, items=items))

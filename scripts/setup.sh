@@ -20,10 +20,11 @@ else
 fi
 
 need_apt=()
+# the weekly QA report PDF (callqa qa-report) embeds a Chinese font; also Chinese in browser screenshots
+[ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need_apt+=(fonts-wqy-zenhei)
 if [ "$extras" = "dev" ]; then
   command -v chromium >/dev/null || need_apt+=(chromium)
   command -v pg_ctlcluster >/dev/null || need_apt+=(postgresql)
-  fc-list :lang=zh 2>/dev/null | grep -q . || need_apt+=(fonts-wqy-zenhei)  # Chinese in browser screenshots
 fi
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then

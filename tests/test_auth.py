@@ -106,10 +106,11 @@ def test_users_commands(db_url):
     r = runner.invoke(app, ["users", "demo", "--json", "--db", db_url])
     assert r.exit_code == 0, r.output
     accounts = json.loads(r.output)
-    assert sorted(a["role"] for a in accounts) == ["admin", "compliance", "manager", "reviewer"]
+    assert sorted(a["role"] for a in accounts) == ["admin", "agent", "compliance", "manager", "reviewer"]
     with session_scope(db_url) as s:
         for a in accounts:
-            assert authenticate(s, a["name"], a["password"]) == Principal(a["name"], a["role"], "demo")
+            agent_id = "DEMO-A01" if a["role"] == "agent" else None  # the demo agent sees the demo agent's calls
+            assert authenticate(s, a["name"], a["password"]) == Principal(a["name"], a["role"], "demo", agent_id)
 
 
 def test_demo_users_only_when_asked(db_url):

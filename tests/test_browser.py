@@ -31,6 +31,16 @@ OUTPUT = REPO / "test-output" / "browser"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 
+#: The console script of this environment; `callqa_env` puts this checkout first on its path.
+CALLQA = [str(Path(sys.executable).with_name("callqa"))]
+
+
+def callqa_env(home: Path) -> dict[str, str]:
+    """The dashboard process's environment: English UI, this checkout importable, streamlit writing under `home`."""
+    env = {**os.environ, "CALLQA_UI_LANGUAGE": "en", "HOME": str(home)}
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
+    return env
+
 pytestmark = pytest.mark.browser
 
 
@@ -60,11 +70,9 @@ def dashboard_db(db_url: str, tmp_path: Path) -> Iterator[tuple[str, str, str]]:
 def dashboard_server(dashboard_db: tuple[str, str, str], tmp_path: Path) -> Iterator[str]:
     url, _, _ = dashboard_db
     port = _free_port()
-    env = {**os.environ, "CALLQA_UI_LANGUAGE": "en", "HOME": str(tmp_path)}  # streamlit writes ~/.streamlit
+    env = callqa_env(tmp_path)
     log = (tmp_path / "dashboard.log").open("w")
-    callqa = Path(sys.executable).with_name("callqa")  # the console script of this environment
-    env["PYTHONPATH"] = os.pathsep.join([str(REPO), *filter(None, [env.get("PYTHONPATH")])])
-    proc = subprocess.Popen([str(callqa), "dashboard", "--db", url, "--port", str(port)],
+    proc = subprocess.Popen([*CALLQA, "dashboard", "--db", url, "--port", str(port)],
                             cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:

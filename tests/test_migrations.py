@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 
 from qa.store import migrate
 from qa.store.models import Base
+
+#: The newest revision of the migration scripts (the chain must have exactly one head).
+HEAD = ScriptDirectory(str(migrate.MIGRATIONS)).get_current_head()
 
 
 def _head(engine) -> str:  # type: ignore[no-untyped-def]

@@ -32,6 +32,8 @@ ACTIONS: tuple[str, ...] = (
     "sign_in", "sign_in_failed", "sign_in_locked", "sign_out", "session_expired", "open_call", "play_audio",
     "play_original", "verdict", "coaching_note", "export", "export_audio", "export_labels", "search",
     "search_refused", "denied", "password_changed", "user_deactivated", "purge", "erase",
+    "open_scorecard", "score_override", "score_ack", "dispute", "dispute_decision", "calibration_create",
+    "calibration_score", "coaching_assign", "coaching_done", "qa_report",
 )
 
 _SAFE_DETAIL_TYPES = (int, float, bool, type(None))

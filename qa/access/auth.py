@@ -19,15 +19,29 @@ from sqlalchemy.orm import Session
 from qa.config import load_settings
 from qa.store.models import SignInThrottle, User
 
-ROLES: tuple[str, ...] = ("reviewer", "compliance", "manager", "admin")
+#: Staff roles see every call (a manager with a team: that team's); an `agent` sees only their own calls,
+#: scorecards, findings and coaching (every scorecard query filters by `Principal.agent_id`).
+STAFF: tuple[str, ...] = ("reviewer", "compliance", "manager", "admin")
+ROLES: tuple[str, ...] = ("agent", *STAFF)
+#: QA leads: decide disputes, run calibration sessions (compliance and admin; a reviewer overrides items
+#: but does not judge disputes of their own overrides).
+QA_LEADS: frozenset[str] = frozenset({"compliance", "admin"})
 
 #: capability -> roles that have it. "pii" means seeing ID/card/phone numbers and emails unmasked.
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "overview": frozenset(ROLES),
-    "queue": frozenset(ROLES),
-    "call": frozenset(ROLES),
-    "play_audio": frozenset(ROLES),
-    "coaching": frozenset(ROLES),
+    "overview": frozenset(STAFF),
+    "queue": frozenset(STAFF),
+    "call": frozenset(STAFF),
+    "play_audio": frozenset(STAFF),
+    "coaching": frozenset(STAFF),
+    "scorecards": frozenset(ROLES),  # an agent: own calls only
+    "override": frozenset({"reviewer", "compliance", "admin"}),
+    "dispute": frozenset({"agent"}),
+    "dispute_decide": QA_LEADS,
+    "calibration_lead": QA_LEADS,
+    "calibration_score": frozenset({"reviewer", "compliance", "admin"}),
+    "coaching_assign": frozenset({"compliance", "manager", "admin"}),
+    "qa_reports": frozenset(STAFF),
     "verdict": frozenset({"reviewer", "compliance", "admin"}),
     "close_escalation": frozenset({"compliance", "admin"}),  # change a finding compliance escalated
     "compliance": frozenset({"compliance", "admin"}),
@@ -76,6 +90,7 @@ class Principal:
     #: every team of the user (team is the first); empty: no team, the whole site
     teams: tuple[str, ...] = field(default=(), compare=False)
     session_epoch: int = field(default=0, compare=False)
+    agent_id: str | None = None  # role 'agent': whose calls they may see
 
     def can(self, capability: str) -> bool:
         return can(self.role, capability)
@@ -148,7 +163,7 @@ def authenticate(session: Session, name: str, password: str) -> Principal | None
 def principal_of(user: User) -> Principal:
     teams = tuple(str(t) for t in (user.teams or ([user.team] if user.team else [])))
     return Principal(name=user.name, role=user.role, team=user.team or (teams[0] if teams else None), teams=teams,
-                     session_epoch=user.session_epoch or 0)
+                     session_epoch=user.session_epoch or 0, agent_id=user.agent_id)
 
 
 def reload_principal(session: Session, name: str, session_epoch: int | None = None) -> Principal | None:

@@ -21,6 +21,7 @@ class UserInfo:
     name: str
     role: str
     team: str | None
+    agent_id: str | None
     active: bool
     created_at: datetime
     teams: list[str] = field(default_factory=list)
@@ -49,20 +50,23 @@ def _teams(team: str | Iterable[str] | None) -> list[str]:
 
 
 def add_user(session: Session, name: str, role: str, password: str,
-             team: str | Iterable[str] | None = None) -> UserInfo:
-    """Create a user; raises ValueError if the name is taken, the role unknown or the password too weak.
+             team: str | Iterable[str] | None = None, agent_id: str | None = None) -> UserInfo:
+    """Create a user; raises ValueError if the name is taken, the role unknown, the password too weak, or an
+    `agent` user has no agent id (the link to their calls).
 
     `team`: one team, several (a list or "A,B"), or None (reviewers and managers without a team see the
     whole site; compliance and admin always do).
     """
     _check_role(role)
+    if role == "agent" and not agent_id:
+        raise ValueError("an agent user needs --agent-id (the agent id their calls carry)")
     name = name.strip()
     if not name or len(name) > 64:
         raise ValueError("user name must have 1 to 64 characters")
     if session.scalar(select(User.id).where(User.name == name)) is not None:
         raise ValueError(f"user {name!r} already exists")
     teams = _teams(team)
-    user = User(name=name, role=role, team=teams[0] if teams else None, teams=teams or None,
+    user = User(name=name, role=role, team=teams[0] if teams else None, teams=teams or None, agent_id=agent_id,
                 password_hash=hash_password(password, name), active=True, session_epoch=0)
     session.add(user)
     session.flush()
@@ -107,8 +111,9 @@ def create_demo_users(session: Session, team: str = "demo") -> list[DemoAccount]
         name = f"{DEMO_PREFIX}{role}"
         password = f"{secrets.token_urlsafe(12)}-{secrets.randbelow(90) + 10}"  # letters, digits and a symbol
         existing = session.scalar(select(User).where(User.name == name))
+        agent_id = "DEMO-A01" if role == "agent" else None
         if existing is None:
-            add_user(session, name, role, password, team=team)
+            add_user(session, name, role, password, team=team, agent_id=agent_id)
         else:
             existing.password_hash = hash_password(password, name)
             existing.role, existing.active = role, True
@@ -125,5 +130,5 @@ def _get(session: Session, name: str) -> User:
 
 
 def _info(user: User) -> UserInfo:
-    return UserInfo(name=user.name, role=user.role, team=user.team, active=user.active, created_at=user.created_at,
-                    teams=list(user.teams or ([user.team] if user.team else [])))
+    return UserInfo(name=user.name, role=user.role, team=user.team, agent_id=user.agent_id, active=user.active,
+                    created_at=user.created_at, teams=list(user.teams or ([user.team] if user.team else [])))

@@ -15,4 +15,4 @@ app = typer.Typer(
 )
 
 # Registration order is the order of `callqa --help`.
-from qa.cli import transcription, detection, training, reporting, admin, security  # noqa: E402,F401
+from qa.cli import transcription, detection, training, reporting, qa_forms, admin, security  # noqa: E402,F401

@@ -33,8 +33,9 @@ def _read_password(password_stdin: bool) -> str:
 @users_app.command("add")
 def users_add(
     name: Annotated[str, typer.Argument(help="Sign-in name.")],
-    role: Annotated[str, typer.Option(help="reviewer | compliance | manager | admin")],
+    role: Annotated[str, typer.Option(help="agent | reviewer | compliance | manager | admin")],
     team: Annotated[Optional[str], typer.Option(help="Team or teams (A,B): reviewers and managers see only these teams' calls; none: the whole site.")] = None,
+    agent_id: Annotated[Optional[str], typer.Option("--agent-id", help="Role agent: the agent id their calls carry (they see only those calls).")] = None,
     password_stdin: Annotated[bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")] = False,
     db: DbOption = None,
 ) -> None:
@@ -46,7 +47,7 @@ def users_add(
     password = _read_password(password_stdin)
     try:
         with session_scope(url) as session:
-            info = add_user(session, name, role, password, team=team)
+            info = add_user(session, name, role, password, team=team, agent_id=agent_id)
     except ValueError as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from None

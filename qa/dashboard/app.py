@@ -21,6 +21,11 @@ PAGES = (  # file, i18n key of the title, capability, icon
     ("views/compliance.py", "page_compliance", "compliance", ":material/gavel:"),
     ("views/wellbeing.py", "page_wellbeing", "wellbeing", ":material/favorite:"),
     ("views/audit.py", "page_audit", "audit", ":material/history:"),
+    ("views/scorecards.py", "page_scorecards", "scorecards", ":material/fact_check:"),
+    ("views/disputes.py", "page_disputes", "dispute_decide", ":material/feedback:"),
+    ("views/calibration.py", "page_calibration", "calibration_score", ":material/balance:"),
+    ("views/coaching.py", "page_coaching", "scorecards", ":material/school:"),
+    ("views/qa_reports.py", "page_qa_reports", "qa_reports", ":material/summarize:"),
 )
 
 st.set_page_config(page_title="callqa", page_icon=":material/headset_mic:", layout="wide")

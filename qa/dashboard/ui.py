@@ -134,6 +134,33 @@ def _audit_refusal(user: Principal | None, action: str, detail: dict[str, Any]) 
         log.error("could not audit a refusal: %s", type(exc).__name__)
 
 
+def flash(message: str) -> None:
+    """A success message that survives the `st.rerun()` after an action (shown by `show_flash`)."""
+    st.session_state["_flash"] = message
+
+
+def show_flash() -> None:
+    message = st.session_state.pop("_flash", None)
+    if message:
+        st.success(message)
+
+
+def run_action(fn: Callable[..., T], user: Principal | None, *args: Any, **kwargs: Any) -> T | None:
+    """Like `run_query` for an action: a refusal the user can fix (ValueError: a missing reason, a closed
+    dispute window) is shown and None returned, so the rest of the page still renders."""
+    from qa.store.db import session_scope
+
+    try:
+        with session_scope(db_url()) as session:
+            return fn(session, user, *args, **kwargs)
+    except PermissionDenied:
+        _audit_refusal(user, "denied", {"action": getattr(fn, "__name__", str(fn))})
+        st.error(t("denied", role=role_name(user.role if user else "anonymous")))
+    except (ValueError, NotFound) as exc:
+        st.error(t("action_error", error=str(exc)))
+    return None
+
+
 @st.cache_data(ttl=60, show_spinner=False)
 def _cached(url: str, module: str, fn_name: str, user: Principal, args: tuple[Any, ...]) -> Any:
     import importlib

@@ -2,7 +2,8 @@
 
     history = read_history(session, call_id)              # qa.store reads
     analysis = qa.pipeline.analyze(source, meta, history)   # pure, no database
-    store_analysis(session, call_id, analysis, settings)    # qa.store writes, then the agent's wellbeing day
+    store_analysis(session, call_id, analysis, settings)    # qa.store writes (findings, QA scorecard), then the
+                                                            # agent's wellbeing day
 
 `reanalyze` does the same for a stored call from its stored transcript (no re-transcription).
 """
@@ -10,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,7 +21,7 @@ from qa.config import Settings, get_settings
 from qa.pipeline import analyze
 from qa.records import CallAnalysis, CallHistory, DecodedAudio
 from qa.store import calls as store
-from qa.store import reports
+from qa.store import reports, scorecards
 from qa.store.models import Call
 from qa.store.reviews import Reconciled, active_findings
 
@@ -66,6 +68,8 @@ def update_agent_day(session: Session, agent_id: str, day: date, settings: Setti
 def store_analysis(session: Session, call_id: int, analysis: CallAnalysis, settings: Settings) -> Reconciled:
     """Persist `analysis` and bring the agent's wellbeing day up to date, in the caller's transaction."""
     done = store.save_analysis(session, call_id, analysis)
+    if analysis.scorecard is not None:  # people's item changes (keyed by call, form, item) stay applied
+        scorecards.save_scorecard(session, replace(analysis.scorecard, call_id=call_id))
     call = session.get(Call, call_id)
     assert call is not None
     if call.agent_id and call.started_at is not None:

@@ -231,10 +231,11 @@ class User(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[str] = mapped_column(String(16))  # reviewer | compliance | manager | admin
+    role: Mapped[str] = mapped_column(String(16))  # agent | reviewer | compliance | manager | admin
     password_hash: Mapped[str] = mapped_column(String(256))
     team: Mapped[str | None] = mapped_column(String(64))  # first team (kept for older readers)
     teams: Mapped[list[Any] | None] = mapped_column(JSON)  # every team the user belongs to
+    agent_id: Mapped[str | None] = mapped_column(String(64))  # role 'agent': the agent id of their calls
     active: Mapped[bool] = mapped_column(default=True)
     #: Raised on password change and deactivation: every session signed in before it ends.
     session_epoch: Mapped[int] = mapped_column(Integer, default=0)
@@ -278,3 +279,124 @@ class AuditEvent(Base):
     seq: Mapped[int | None] = mapped_column(Integer, unique=True)  # position in the hash chain
     prev_hash: Mapped[str | None] = mapped_column(String(64))
     hash: Mapped[str | None] = mapped_column(String(64))  # sha256 over this row's content and prev_hash
+
+
+# --- QA scorecards and the review, dispute, calibration and coaching workflow ---------------------------
+
+
+class ScorecardRow(Base):
+    """A call scored against a QA form. `auto_items` is what the automatic checks said (replaced on
+    re-analysis); `items` and the scores are the effective result with people's changes applied."""
+
+    __tablename__ = "scorecards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    form_id: Mapped[str] = mapped_column(String(64))
+    form_version: Mapped[int] = mapped_column(Integer)
+    auto_items: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    items: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    score: Mapped[float] = mapped_column(Float)
+    max_score: Mapped[float] = mapped_column(Float)
+    percent: Mapped[float | None] = mapped_column(Float)
+    fatal_failed: Mapped[bool] = mapped_column(default=False)
+    scored_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (UniqueConstraint("call_id", "form_id", name="uq_scorecard_call_form"),)
+
+
+class ScoreChange(Base):
+    """A person's decision on one item (append-only history). Keyed by call, form and item id, never by
+    scorecard row, so it survives re-analysis; the latest per item is in force."""
+
+    __tablename__ = "score_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    form_id: Mapped[str] = mapped_column(String(64))
+    item_id: Mapped[str] = mapped_column(String(64))
+    result: Mapped[str] = mapped_column(String(8))  # pass | fail | na
+    previous: Mapped[str | None] = mapped_column(String(8))
+    kind: Mapped[str] = mapped_column(String(16))  # override | dispute
+    dispute_id: Mapped[int | None] = mapped_column(Integer)
+    user: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ScoreAck(Base):
+    """An agent acknowledged their scorecard."""
+
+    __tablename__ = "score_acks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    form_id: Mapped[str] = mapped_column(String(64))
+    user: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Dispute(Base):
+    """An agent's dispute (申诉) of one item, and the QA lead's decision."""
+
+    __tablename__ = "disputes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    form_id: Mapped[str] = mapped_column(String(64))
+    item_id: Mapped[str] = mapped_column(String(64))
+    agent_id: Mapped[str | None] = mapped_column(String(64), index=True)
+    raised_by: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="open", index=True)  # open | accepted | rejected
+    reply: Mapped[str | None] = mapped_column(Text)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CalibrationSession(Base):
+    __tablename__ = "calibration_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    form_id: Mapped[str] = mapped_column(String(64))
+    call_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    reviewers: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CalibrationScore(Base):
+    """One reviewer's blind result for one item of one call in a calibration session."""
+
+    __tablename__ = "calibration_scores"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("calibration_sessions.id", ondelete="CASCADE"), index=True)
+    call_id: Mapped[int] = mapped_column(Integer)
+    reviewer: Mapped[str] = mapped_column(String(64))
+    item_id: Mapped[str] = mapped_column(String(64))
+    result: Mapped[str] = mapped_column(String(8))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (UniqueConstraint("session_id", "call_id", "reviewer", "item_id", name="uq_calibration_score"),)
+
+
+class CoachingAssignment(Base):
+    """Coaching a lead assigned to an agent for a form item, with example calls."""
+
+    __tablename__ = "coaching_assignments"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agent_id: Mapped[str] = mapped_column(String(64), index=True)
+    form_id: Mapped[str] = mapped_column(String(64))
+    item_id: Mapped[str] = mapped_column(String(64))
+    coaching_key: Mapped[str | None] = mapped_column(String(64))
+    call_ids: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    note: Mapped[str | None] = mapped_column(Text)
+    assigned_by: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16), default="assigned")  # assigned | done
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column()

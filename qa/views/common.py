@@ -176,11 +176,10 @@ def latest_verdict_subquery():  # type: ignore[no-untyped-def]
 
 
 def team_scope(user: Principal) -> list[ColumnElement[bool]]:
-    """The server-side team condition on calls: reviewers and managers see only their teams' calls.
-
-    Every call query goes through here (and `get_call` for one call): the place to add the `agent` role's
-    own-calls-only condition (Call.agent_id == the user's agent id) when that role arrives.
-    """
+    """The server-side scope condition on calls: an agent sees only calls carrying their agent id; reviewers
+    and managers only their teams' calls. Every call query goes through here (and `get_call` for one call)."""
+    if user.role == "agent":
+        return [Call.agent_id == (user.agent_id or "\x00no-agent")]  # an agent without a link sees nothing
     teams = user.scope_teams
     return [] if teams is None else [Call.team.in_(teams)]
 
@@ -194,7 +193,8 @@ def get_call(session: Session, call_id: int, user: Principal | None = None) -> C
     if call is None:
         raise NotFound(f"call {call_id} does not exist")
     teams = user.scope_teams if user is not None else None
-    if teams is not None and call.team not in teams:
+    if (teams is not None and call.team not in teams) or (
+            user is not None and user.role == "agent" and (not user.agent_id or call.agent_id != user.agent_id)):
         raise NotFound(f"call {call_id} does not exist")
     return call
 
