@@ -137,6 +137,7 @@ def analyze(source: DecodedAudio | Transcript, meta: CallMeta, history: CallHist
     from qa.assess.scoring import score_call
     from qa.assess.wellbeing import call_exposure
     from qa.detect import detect_transcript
+    from qa.speakers.attribution import attribution, with_doubt
 
     settings = settings or get_settings()
     history = history or CallHistory()
@@ -161,7 +162,8 @@ def analyze(source: DecodedAudio | Transcript, meta: CallMeta, history: CallHist
     measures["voice"] = voice_summary
     compliance = _compliance(transcript.call_id, meta, transcript, detector, conv.customer_speech_s, history,
                              settings)
-    findings = [*detector, *compliance, *stress]
+    # A weak speaker attribution (mono, similar voices) lowers the findings that depend on who spoke.
+    findings = with_doubt([*detector, *compliance, *stress], attribution(transcript))
     score = score_call(findings, measures)
     log.info("analysed call %s: risk %.0f, complaint %.2f, %d detector, %d compliance, %d voice-stress findings",
              transcript.call_id, score.risk, score.complaint_risk, len(detector), len(compliance), len(stress))

@@ -110,7 +110,7 @@ def test_users_commands(db_url):
     with session_scope(db_url) as s:
         for a in accounts:
             agent_id = "DEMO-A01" if a["role"] == "agent" else None  # the demo agent sees the demo agent's calls
-            assert authenticate(s, a["name"], a["password"]) == Principal(a["name"], a["role"], "demo", agent_id)
+            assert authenticate(s, a["name"], a["password"]) == Principal(a["name"], a["role"], "demo", agent_id=agent_id)
 
 
 def test_demo_users_only_when_asked(db_url):

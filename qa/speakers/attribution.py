@@ -12,9 +12,9 @@ later stages call `attribution(transcript)` rather than reading the fields thems
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from qa.records import Transcript
+from qa.records import Finding, Transcript
 from qa.speakers.diarize import SAME_SPEAKER_COS, Diarization
 from qa.speakers.roles import AgentChoice
 
@@ -59,3 +59,42 @@ def attribution(transcript: Transcript) -> Attribution:
         return Attribution(1.0, "no speakers recorded")
     weakest = min(transcript.speakers, key=lambda s: s.confidence)
     return Attribution(round(weakest.confidence, 3), weakest.reason)
+
+
+SPEAKER_DEPENDENT_LABELS = ("threat", "harassment", "stress")
+THIRD_PARTY_DISCLOSURE = "privacy/third_party_disclosure"
+
+
+def speaker_dependent(f: Finding) -> bool:
+    """Findings whose meaning rests on who spoke: threats, harassment and stress (by whom, at whom) and a
+    disclosure to a third party (the agent said it). Spoken PII or a missing disclosure do not."""
+    return f.speaker is not None and (f.label in SPEAKER_DEPENDENT_LABELS or f.subtype == THIRD_PARTY_DISCLOSURE)
+
+
+def with_doubt(findings: list[Finding], att: Attribution) -> list[Finding]:
+    """Carry an uncertain speaker attribution into the findings that depend on it.
+
+    A finding such as "the agent threatened the customer" is right only if the words were said and the speaker
+    is right, so its score becomes score x attribution confidence, and its explanation says why (both
+    languages). The original score stays in `details["score_before_attribution"]`. Confident calls are
+    returned unchanged."""
+    if not att.uncertain:
+        return findings
+    out = []
+    for f in findings:
+        if not speaker_dependent(f):
+            out.append(f)
+            continue
+        details = dict(f.details or {})
+        details["score_before_attribution"] = f.score
+        details["attribution_confidence"] = att.confidence
+        note_en = (f" Speaker attribution is uncertain (confidence {att.confidence:.2f}: {att.reason}); "
+                   f"score lowered from {f.score:.2f}.")
+        note_zh = f" 说话人归属不确定（置信度 {att.confidence:.2f}），分数由 {f.score:.2f} 下调。"
+        if details.get("explanation_zh"):
+            details["explanation_zh"] = str(details["explanation_zh"]) + note_zh
+        else:
+            details["attribution_note_zh"] = note_zh.strip()
+        out.append(replace(f, score=round(f.score * att.confidence, 4), explanation=f.explanation + note_en,
+                           details=details))
+    return out

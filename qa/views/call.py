@@ -18,6 +18,7 @@ from qa.access.authority import effective_by_finding, may_judge
 from qa.access.limits import check_note
 from qa.access.redact import PII_SPOKEN
 from qa.store.models import ACTIVE, CoachingNote, FindingRow, SegmentRow, Verdict
+from qa.speakers.attribution import LOW_CONFIDENCE
 from qa.store.reviews import add_verdict
 from qa.views.common import VERDICTS, NotFound, get_call, masker
 from qa.views.i18n import (
@@ -128,6 +129,12 @@ class CallDetail:
     segments: list[SegmentView]
     findings: list[FindingView]
     notes: list[NoteView]
+    attribution: float = 1.0  # how sure the speaker roles are (the weakest speaker assignment), 0..1
+    attribution_reason: str = ""
+
+    @property
+    def attribution_uncertain(self) -> bool:
+        return self.attribution < LOW_CONFIDENCE
 
 
 def call_detail(session: Session, user: Principal, call_id: int) -> CallDetail:
@@ -146,7 +153,9 @@ def call_detail(session: Session, user: Principal, call_id: int) -> CallDetail:
     segments = [SegmentView(s.idx, s.speaker, s.start, s.end, mask(s.text) or "", s.voice)
                 for s in session.scalars(select(SegmentRow).where(SegmentRow.call_id == call_id)
                                          .order_by(SegmentRow.start, SegmentRow.idx))]
+    weakest = min(call.speakers, key=lambda sp: sp.confidence, default=None)
     return CallDetail(
+        attribution=weakest.confidence if weakest else 1.0, attribution_reason=(weakest.reason or "") if weakest else "",
         call_id=call.id, started_at=call.started_at, agent_id=call.agent_id, team=call.team,
         account_id=mask(call.account_id), callee=call.callee, direction=call.direction, language=call.language,
         jurisdiction=call.jurisdiction, duration=call.duration, status=call.status, risk_score=call.risk_score,

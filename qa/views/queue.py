@@ -13,7 +13,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from qa.access import audit
 from qa.access.auth import PermissionDenied, Principal, require
 from qa.access.redact import SearchRefused, check_search_term
-from qa.store.models import ACTIVE, Call, FindingRow, SegmentRow, Verdict
+from qa.speakers.attribution import LOW_CONFIDENCE
+from qa.store.models import ACTIVE, Call, FindingRow, SegmentRow, Speaker, Verdict
 from qa.views.common import CHIP_LABELS, DONE, Filters, call_conditions, chip_label, team_scope
 
 MAX_PAGE_SIZE = 200
@@ -41,6 +42,11 @@ class QueueRow:
     labels: list[str] = field(default_factory=list)
     findings: int = 0
     reviewed: int = 0  # findings with at least one verdict
+    attribution: float = 1.0  # how sure the speaker roles are (weakest speaker assignment), 0..1
+
+    @property
+    def attribution_uncertain(self) -> bool:
+        return self.attribution < LOW_CONFIDENCE
 
 
 @dataclass
@@ -117,6 +123,9 @@ def review_queue(session: Session, user: Principal, f: Filters = Filters(), curs
             .group_by(FindingRow.call_id)
         ):
             by_id[cid].reviewed = n
+        for cid, conf in session.execute(select(Speaker.call_id, func.min(Speaker.confidence))
+                                         .where(Speaker.call_id.in_(by_id)).group_by(Speaker.call_id)):
+            by_id[cid].attribution = float(conf) if conf is not None else 1.0
         for r in rows:
             r.labels.sort(key=lambda lb: CHIP_LABELS.index(lb) if lb in CHIP_LABELS else len(CHIP_LABELS))
     total = None
