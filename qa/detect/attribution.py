@@ -82,15 +82,15 @@ def attribute(classifier: Any, utt: Utterance, labels: list[str]) -> dict[str, A
     text = utt.text
     units, windows = _windows(text)
     speaker = utt.speaker or ""
-    base = np.asarray(classifier.predict([text], [speaker]))[0]
-    out: dict[str, Attribution] = {}
-    if not windows:
-        return {lab: Attribution(lab, float(base[LABELS.index(lab)])) for lab in labels}
     variants = []
     for a, b in windows:
         s, e = units[a][0], units[b - 1][1]
         variants.append((text[:s] + " " + text[e:]).strip() if not _CJK.match(text[s:e]) else text[:s] + text[e:])
-    probs = np.asarray(classifier.predict(variants, [speaker] * len(variants)))
+    scored = np.asarray(classifier.predict([text, *variants], [speaker] * (1 + len(variants))))
+    base, probs = scored[0], scored[1:]
+    out: dict[str, Attribution] = {}
+    if not windows:
+        return {lab: Attribution(lab, float(base[LABELS.index(lab)])) for lab in labels}
     for lab in labels:
         j = LABELS.index(lab)
         drops = _logit(base[j]) - _logit(probs[:, j])
