@@ -106,7 +106,7 @@ def assess_call(session: Session, call_id: int, audio: DecodedAudio | None = Non
     """Voice measures, conversation measures, compliance and voice-stress findings, scores and the agent's
     wellbeing day for a stored call whose transcript and detector findings are already in `session`."""
     from qa.assess.conversation import measure
-    from qa.assess.scoring import score_call
+    from qa.assess.scoring import review_config, review_decision, score_call
 
     settings = settings or get_settings()
     call = session.get(Call, call_id)
@@ -129,6 +129,8 @@ def assess_call(session: Session, call_id: int, audio: DecodedAudio | None = Non
 
     score = score_call([*detector, *compliance, *stress], measures)
     call.risk_score, call.complaint_risk, call.score_reasons = score.risk, score.complaint_risk, score.reasons_json()
+    review = review_decision([*detector, *compliance, *stress], review_config(settings))
+    call.flagged, call.flag_reasons = review.flagged, review.reasons
     session.flush()
 
     if call.agent_id and call.started_at is not None:

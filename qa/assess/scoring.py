@@ -142,3 +142,79 @@ def score_call(findings: Sequence[Finding], measures: Mapping[str, Any] | None,
     reasons.sort(key=lambda r: -r.points)
     complaint_reasons.sort(key=lambda r: -r.points)
     return CallScore(round(risk, 1), round(complaint, 3), reasons[:top] + complaint_reasons[:top])
+
+
+# ---------------------------------------------------------------- review threshold
+
+REVIEW_FILE = "review_thresholds.yaml"
+
+
+@dataclass
+class ReviewDecision:
+    """Whether a call enters the review queue, and the findings that put it there."""
+
+    flagged: bool
+    reasons: list[dict[str, Any]] = field(default_factory=list)  # findings at or above their kind's threshold
+    held_back: int = 0  # findings shown on the call page that do not flag it (low confidence)
+
+
+def review_config(settings: Any = None) -> dict[str, Any]:
+    """Review thresholds: scoring.yaml, then the site's calibrated file, then `Settings.review_thresholds`."""
+    from qa.config import get_settings
+
+    settings = settings or get_settings()
+    review = load_weights().get("review", {})
+    thresholds: dict[str, float | None] = dict(review.get("thresholds", {}))
+    model_only = dict(review.get("model_only", {"min_score": 0.8, "need_words": True}))
+    calibrated = settings.models_dir / REVIEW_FILE
+    if calibrated.is_file():
+        site = load_file(calibrated)
+        thresholds.update(site.get("thresholds", {}))
+        model_only.update(site.get("model_only", {}))
+    thresholds.update(settings.review_thresholds or {})
+    return {"thresholds": thresholds, "model_only": model_only}
+
+
+def _is_model_only(f: Finding) -> bool:
+    d = f.details or {}
+    return "model_p" in d and "rule_score" not in d
+
+
+def review_decision(findings: Sequence[Finding], config: Mapping[str, Any] | None = None) -> ReviewDecision:
+    """Flag the call when a finding reaches the review threshold of its kind (see scoring.yaml `review`).
+
+    A model-only finding must also reach `model_only.min_score` and, when `need_words`, name the words that
+    drove it; the rest stay on the call page, unflagged."""
+    cfg = config or review_config()
+    thresholds: Mapping[str, float | None] = cfg["thresholds"]
+    model_only = cfg.get("model_only", {})
+    w = load_weights()["risk"]["findings"]
+    reasons: list[dict[str, Any]] = []
+    held = 0
+    for f in findings:
+        kind = finding_kind(f)
+        t = thresholds.get(kind) if kind else None
+        if t is None:
+            held += 1
+            continue
+        need = float(t)
+        words: list[str] | None = None
+        if _is_model_only(f):
+            need = max(need, float(model_only.get("min_score", 0.0)))
+            words = list(((f.details or {}).get("attribution") or {}).get("words") or [])
+            if model_only.get("need_words", True) and not words:
+                held += 1
+                continue
+        if f.score < need:
+            held += 1
+            continue
+        spec = w.get(kind, {})
+        reasons.append({
+            "kind": kind, "label": f.label, "subtype": f.subtype, "speaker": f.speaker, "start": f.start,
+            "segment_index": f.segment_index, "span": f.span, "score": round(f.score, 3), "threshold": need,
+            "source": f.source, "words": words,
+            "reason": f"{spec.get('reason', kind)}: {f.score:.2f} >= {need:.2f}",
+            "reason_zh": f"{spec.get('reason_zh', kind)}：{f.score:.2f} ≥ {need:.2f}",
+        })
+    reasons.sort(key=lambda r: -r["score"])
+    return ReviewDecision(bool(reasons), reasons, held)

@@ -42,6 +42,12 @@ def _print_report(r: dict[str, Any]) -> None:
     comp = r["complaint_risk"]
     con.print(f"risk [{_risk_style(risk)}]{risk if risk is not None else '-'}[/]/100   complaint risk "
               f"{f'{comp:.0%}' if comp is not None else '-'}")
+    if r.get("flagged"):
+        con.print("[bold red]flagged for review[/bold red] (review threshold reached by: "
+                  + "; ".join(f"{x['subtype']} «{x['span']}» {x['score']:.2f} ≥ {x['threshold']:.2f}"
+                              for x in r.get("flag_reasons", [])) + ")")
+    else:
+        con.print("not flagged: no finding reaches its review threshold (findings below are low-confidence)")
     if r["reasons"]:
         t = Table(title="why", show_edge=False)
         for col in ("score", "reason", "points", "evidence"):
@@ -75,7 +81,8 @@ def _print_report(r: dict[str, Any]) -> None:
     for f in r["findings"]:
         when = f"{_t(f['start'])}-{_t(f['end'])}" if f["start"] is not None else ""
         why = f["explanation"] + (f"  «{f['span']}»" if f["span"] else "")
-        t.add_row(when, f["speaker"] or "", f["subtype"], f"{f['score']:.2f}", why, f["source"])
+        mark = "" if f.get("flags_call") else " (low)"
+        t.add_row(when, f["speaker"] or "", f["subtype"] + mark, f"{f['score']:.2f}", why, f["source"])
     con.print(t)
 
 

@@ -178,11 +178,15 @@ def call_report(session: Session, call_id: int) -> dict[str, Any] | None:
         "risk_score": call.risk_score,
         "complaint_risk": call.complaint_risk,
         "reasons": call.score_reasons or [],
+        "flagged": bool(call.flagged),
+        "flag_reasons": call.flag_reasons or [],
         "measures": call.measures or {},
         "findings": [{
             "id": r.id, "label": r.label, "subtype": r.subtype, "speaker": r.speaker, "start": r.start,
             "end": r.end, "span": r.span, "score": round(r.score, 3), "source": r.source,
             "explanation": r.explanation, "details": r.details or {},
+            "flags_call": any(fr.get("segment_index") == r.segment_idx and fr.get("subtype") == r.subtype
+                              and fr.get("source") == r.source for fr in (call.flag_reasons or [])),
         } for r in rows],
     }
 

@@ -59,6 +59,7 @@ class Filters:
     labels: tuple[str, ...] = ()  # queue: calls with any of these labels
     min_risk: float | None = None
     search: str = ""  # transcript text, Chinese or English
+    review: str = "flagged"  # queue: "flagged" = calls at the review threshold only (unless searching); "all"
 
 
 @dataclass
@@ -155,9 +156,7 @@ def overview(session: Session, user: Principal, f: Filters = Filters()) -> Overv
     f = Filters(f.date_from, f.date_to, f.teams, f.agents, f.languages, f.jurisdictions)
     conds = _call_conditions(f)
     processed, avg_risk = session.execute(select(func.count(Call.id), func.avg(Call.risk_score)).where(*conds)).one()
-    flagged_ids = select(FindingRow.call_id).distinct().subquery()
-    flagged = session.scalar(select(func.count()).select_from(Call).join(flagged_ids, flagged_ids.c.call_id == Call.id)
-                             .where(*conds)) or 0
+    flagged = session.scalar(select(func.count(Call.id)).where(*conds, Call.flagged.is_(True))) or 0
     failed_conds = [c for c in conds[1:]] + [Call.status == "failed"]
     failed = session.scalar(select(func.count(Call.id)).where(*failed_conds)) or 0
 
@@ -173,10 +172,9 @@ def overview(session: Session, user: Principal, f: Filters = Filters()) -> Overv
         hist[int(b)] = n
 
     day = func.date(Call.started_at).label("day")
-    is_flagged = case((flagged_ids.c.call_id.is_not(None), 1), else_=0)
+    is_flagged = case((Call.flagged.is_(True), 1), else_=0)
     trend_rows = session.execute(
         select(day, func.count(Call.id), func.sum(is_flagged), func.avg(Call.risk_score))
-        .select_from(Call).outerjoin(flagged_ids, flagged_ids.c.call_id == Call.id)
         .where(*conds, Call.started_at.is_not(None)).group_by(day).order_by(day)
     ).all()
     trend = [{"day": _as_day(d), "calls": n, "flagged": int(fl or 0), "avg_risk": float(r) if r is not None else None}
@@ -264,6 +262,8 @@ def review_queue(session: Session, user: Principal, f: Filters = Filters(), curs
     require(user, "queue")
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
     conds = _call_conditions(f)
+    if f.review == "flagged" and not f.search.strip():  # a text search looks through every processed call
+        conds.append(Call.flagged.is_(True))
     if f.search.strip():
         conds.append(_search_condition(f.search, user))
     page_conds = list(conds)
