@@ -7,7 +7,7 @@ import math
 import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -191,6 +191,7 @@ def review_decision(findings: Sequence[Finding], config: Mapping[str, Any] | Non
     w = load_weights()["risk"]["findings"]
     reasons: list[dict[str, Any]] = []
     held = 0
+    model_found = {(f.segment_index, f.source): f for f in findings if _is_model_only(f)}
     for f in findings:
         kind = finding_kind(f)
         t = thresholds.get(kind) if kind else None
@@ -199,7 +200,14 @@ def review_decision(findings: Sequence[Finding], config: Mapping[str, Any] | Non
             continue
         need = float(t)
         words: list[str] | None = None
-        if _is_model_only(f):
+        # a compliance finding built on a model-only detector finding is only as strong as that finding
+        backing = model_found.get((f.segment_index, (f.details or {}).get("detector_source")))
+        if _is_model_only(f) or backing is not None:
+            basis = backing or f
+            if kind in (model_only.get("never") or ()) or finding_kind(basis) in (model_only.get("never") or ()):
+                held += 1
+                continue
+            f = replace(f, details={**(f.details or {}), "attribution": (basis.details or {}).get("attribution")})
             need = max(need, float(model_only.get("min_score", 0.0)))
             words = list(((f.details or {}).get("attribution") or {}).get("words") or [])
             if model_only.get("need_words", True) and not words:
