@@ -226,3 +226,34 @@ def review_decision(findings: Sequence[Finding], config: Mapping[str, Any] | Non
         })
     reasons.sort(key=lambda r: -r["score"])
     return ReviewDecision(bool(reasons), reasons, held)
+
+
+def calibrate_thresholds(judged: Sequence[tuple[str, float, bool]], target_precision: float = 0.9,
+                         min_verdicts: int = 5) -> dict[str, dict[str, Any]]:
+    """Per finding kind, the lowest review threshold at which reviewers confirmed at least `target_precision`
+    of the findings at or above it. `judged`: (kind, score, confirmed). Kinds with fewer than `min_verdicts`
+    verdicts, or that never reach the target, get no threshold (the result says why)."""
+    by_kind: dict[str, list[tuple[float, bool]]] = defaultdict(list)
+    for kind, score, ok in judged:
+        by_kind[kind].append((float(score), bool(ok)))
+    out: dict[str, dict[str, Any]] = {}
+    for kind, pairs in sorted(by_kind.items()):
+        if len(pairs) < min_verdicts:
+            out[kind] = {"threshold": None, "verdicts": len(pairs),
+                         "why": f"only {len(pairs)} verdicts (need {min_verdicts})"}
+            continue
+        best = None
+        for t in sorted({s for s, _ in pairs}):
+            above = [ok for s, ok in pairs if s >= t]
+            if above and sum(above) / len(above) >= target_precision:
+                best = (t, sum(above) / len(above), len(above), sum(above))
+                break
+        if best is None:
+            out[kind] = {"threshold": None, "verdicts": len(pairs),
+                         "why": f"no score reaches precision {target_precision:.2f}"}
+        else:
+            t, prec, n_above, n_ok = best
+            out[kind] = {"threshold": round(t, 3), "verdicts": len(pairs), "precision": round(prec, 3),
+                         "kept": n_above, "confirmed_kept": n_ok,
+                         "confirmed_lost": sum(ok for _, ok in pairs) - n_ok}
+    return out
