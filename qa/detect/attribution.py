@@ -23,7 +23,7 @@ from qa.records import LABELS, Finding
 
 #: A unit must lower the label's log-odds by at least this much (odds / 2.7) to be named as evidence.
 DROP_FLOOR = 1.0
-MAX_VARIANTS = 48
+MAX_VARIANTS = 40
 MAX_PHRASES = 3
 
 _UNIT = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’-]*|[\u3400-\u9fff\uf900-\ufaff]")
@@ -60,63 +60,71 @@ class Attribution:
                 "words": [p.text for p in self.phrases], "phrases": [p.to_json() for p in self.phrases]}
 
 
-def _windows(text: str) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
-    """(units, windows): units are words or single CJK characters; a window deletes one word or two
-    neighbouring CJK characters (one Chinese character rarely carries meaning alone)."""
-    units = [(m.start(), m.end()) for m in _UNIT.finditer(text)]
-    windows: list[tuple[int, int]] = []
-    for i, (s, e) in enumerate(units):
-        if _CJK.fullmatch(text[s:e]) and i + 1 < len(units) and _CJK.fullmatch(text[units[i + 1][0]:units[i + 1][1]]) \
-                and units[i + 1][0] == e:
-            windows.append((i, i + 2))
-        else:
-            windows.append((i, i + 1))
-    if len(windows) > MAX_VARIANTS:  # long turns: wider windows, same number of model calls
-        step = -(-len(units) // MAX_VARIANTS)
-        windows = [(i, min(len(units), i + step + 1)) for i in range(0, len(units), step)]
-    return units, windows
+def _units(text: str) -> list[tuple[int, int]]:
+    """Words (Latin script) and single CJK characters, as character spans."""
+    return [(m.start(), m.end()) for m in _UNIT.finditer(text)]
+
+
+def _windows(text: str, units: list[tuple[int, int]], width: int) -> list[tuple[int, int]]:
+    """Sliding windows of `width` units (CJK characters count half: a Chinese word is about two of them),
+    at most MAX_VARIANTS of them (wider steps on long turns)."""
+    cjk = sum(1 for s, e in units if _CJK.fullmatch(text[s:e]))
+    w = width * 2 if cjk > len(units) / 2 else width
+    w = max(1, min(w, len(units)))
+    starts = list(range(0, max(1, len(units) - w + 1)))
+    if len(starts) > MAX_VARIANTS:
+        step = -(-len(starts) // MAX_VARIANTS)
+        starts = starts[::step]
+    return [(i, min(len(units), i + w)) for i in starts]
+
+
+def _delete(text: str, span: tuple[int, int]) -> str:
+    s, e = span
+    return text[:s] + text[e:] if _CJK.match(text[s:e]) else (text[:s].rstrip() + " " + text[e:].lstrip()).strip()
 
 
 def attribute(classifier: Any, utt: Utterance, labels: list[str]) -> dict[str, Attribution]:
-    """Occlusion attribution of `labels` for one utterance, through `classifier.predict`."""
+    """Occlusion attribution of `labels` for one utterance, through `classifier.predict`.
+
+    One word (two CJK characters) at a time first; when no window reaches the floor for a label (the
+    evidence is repeated, e.g. three threats in one turn), windows of 3 and then 6 words are tried."""
     text = utt.text
-    units, windows = _windows(text)
+    units = _units(text)
     speaker = utt.speaker or ""
-    variants = []
-    for a, b in windows:
-        s, e = units[a][0], units[b - 1][1]
-        variants.append((text[:s] + " " + text[e:]).strip() if not _CJK.match(text[s:e]) else text[:s] + text[e:])
-    scored = np.asarray(classifier.predict([text, *variants], [speaker] * (1 + len(variants))))
-    base, probs = scored[0], scored[1:]
+    base: np.ndarray | None = None
+    todo = list(labels)
     out: dict[str, Attribution] = {}
-    if not windows:
-        return {lab: Attribution(lab, float(base[LABELS.index(lab)])) for lab in labels}
-    for lab in labels:
-        j = LABELS.index(lab)
-        drops = _logit(base[j]) - _logit(probs[:, j])
-        weight = np.zeros(len(units))
-        without = np.ones(len(units))
-        for (a, b), d, pw in zip(windows, drops, probs[:, j]):
-            better = d > weight[a:b]
-            weight[a:b] = np.where(better, d, weight[a:b])
-            without[a:b] = np.where(better, pw, without[a:b])
-        max_drop = float(drops.max()) if len(drops) else 0.0
-        cut = max(DROP_FLOOR, 0.5 * max_drop)
-        phrases: list[Phrase] = []
-        i = 0
-        while i < len(units):
-            if weight[i] < cut:
-                i += 1
-                continue
-            k = i
-            while k + 1 < len(units) and weight[k + 1] >= cut:
-                k += 1
-            s, e = units[i][0], units[k][1]
-            top = i + int(np.argmax(weight[i:k + 1]))
-            phrases.append(Phrase(s, e, text[s:e], float(weight[top]), float(without[top])))
-            i = k + 1
-        phrases.sort(key=lambda p: -p.drop)
-        out[lab] = Attribution(lab, float(base[j]), phrases[:MAX_PHRASES], max_drop)
+    for width in (1, 3, 6):
+        windows = _windows(text, units, width) if units else []
+        spans = [(units[a][0], units[b - 1][1]) for a, b in windows]
+        scored = np.asarray(classifier.predict([text, *[_delete(text, sp) for sp in spans]],
+                                               [speaker] * (1 + len(spans))))
+        base = scored[0] if base is None else base
+        probs = scored[1:]
+        for lab in list(todo):
+            j = LABELS.index(lab)
+            drops = _logit(base[j]) - _logit(probs[:, j]) if len(spans) else np.zeros(0)
+            max_drop = float(drops.max()) if len(drops) else 0.0
+            cut = max(DROP_FLOOR, 0.5 * max_drop)
+            chosen = sorted((sp, float(d), float(pw)) for sp, d, pw in zip(spans, drops, probs[:, j] if len(spans)
+                                                                              else []) if d >= cut)
+            phrases: list[Phrase] = []
+            for (s, e), d, pw in chosen:  # merge overlapping or touching windows into phrases
+                if phrases and s <= phrases[-1].end + 1:
+                    last = phrases[-1]
+                    last.end = max(last.end, e)
+                    last.text = text[last.start:last.end]
+                    if d > last.drop:
+                        last.drop, last.p_without = d, pw
+                else:
+                    phrases.append(Phrase(s, e, text[s:e], d, pw))
+            phrases.sort(key=lambda p: -p.drop)
+            prev = out.get(lab)
+            out[lab] = Attribution(lab, float(base[j]), phrases[:MAX_PHRASES], max(max_drop, prev.max_drop if prev else 0.0))
+            if phrases:
+                todo.remove(lab)
+        if not todo or len(units) <= width:
+            break
     return out
 
 
