@@ -1,5 +1,7 @@
 """Review queue: riskiest calls first, label chips, filters, transcript search, keyset pagination."""
 
+import dataclasses
+
 import pandas as pd
 import streamlit as st
 from qa.dashboard import ui
@@ -11,6 +13,8 @@ PAGE_SIZE = 50
 user = ui.page_guard("queue")
 st.title(ui.t("page_queue"))
 filters = ui.sidebar_filters(user, labels=True, search=True)
+if st.toggle(ui.t("queue_show_unflagged"), key="queue_all", help=ui.t("queue_show_unflagged_help")):
+    filters = dataclasses.replace(filters, review="all")
 
 # A stack of cursors (one per page shown) so "previous" works; reset when the filters change.
 if st.session_state.get("queue_filters") != filters:
