@@ -45,6 +45,7 @@ class Settings:
     default_timezone: str = "Asia/Shanghai"
     language: str = "auto"  # "auto", "zh", "en"
     thresholds: dict[str, float] = field(default_factory=dict)  # per-label detector thresholds
+    review_thresholds: dict[str, float | None] = field(default_factory=dict)  # per finding kind: flags the call
     shared_data_dir: Path = Path("../shared/data")  # public corpora and speech for training and evaluation
     rule_packs: str = ""  # a folder of a site's own `<jurisdiction>.yaml` rule packs, searched first
     scoring: str = ""  # a site's own scoring weights YAML (empty: the bundled `qa/data/scoring.yaml`)

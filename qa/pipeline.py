@@ -113,7 +113,7 @@ def analyze(source: DecodedAudio | Transcript, meta: CallMeta, history: CallHist
     `call_id`: the stored call's id, when there is one (named in explanations and logs).
     """
     from qa.assess.conversation import measure
-    from qa.assess.scoring import score_call
+    from qa.assess.scoring import review_config, review_decision, score_call
     from qa.assess.wellbeing import call_exposure
     from qa.detect import detect_transcript
 
@@ -141,10 +141,12 @@ def analyze(source: DecodedAudio | Transcript, meta: CallMeta, history: CallHist
                              settings)
     findings = [*detector, *compliance, *stress]
     score = score_call(findings, measures)
-    log.info("analysed call %s: risk %.0f, complaint %.2f, %d detector, %d compliance, %d voice-stress findings",
-             transcript.call_id, score.risk, score.complaint_risk, len(detector), len(compliance), len(stress))
+    review = review_decision(findings, review_config(settings))
+    log.info("analysed call %s: risk %.0f, complaint %.2f, %d detector, %d compliance, %d voice-stress findings, "
+             "%s", transcript.call_id, score.risk, score.complaint_risk, len(detector), len(compliance), len(stress),
+             "flagged for review" if review.flagged else "below the review threshold")
     return CallAnalysis(
         transcript=transcript, findings=findings, measures=measures, risk=score.risk,
         complaint_risk=score.complaint_risk, score_reasons=score.reasons_json(),
         exposure=call_exposure(findings, measures), audio=audio.info if audio is not None else None,
-        asr_model=asr_model)
+        asr_model=asr_model, flagged=review.flagged, flag_reasons=review.reasons)

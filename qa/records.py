@@ -5,6 +5,7 @@ Every stage takes and returns these dataclasses; only `qa.store` maps them to th
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field
 from datetime import date, datetime
 from typing import Any, Literal, Protocol
@@ -225,6 +226,8 @@ class CallAnalysis:
     exposure: CallExposure
     audio: AudioInfo | None = None  # set when the analysis started from a recording
     asr_model: str | None = None
+    flagged: bool = False  # a finding reached its kind's review threshold: the call enters the review queue
+    flag_reasons: list[dict[str, Any]] = field(default_factory=list)  # the findings that flagged it, and why
 
 
 @dataclass
@@ -256,3 +259,25 @@ class DayResult:
     wellbeing: float
     metrics: dict[str, Any]
     alerts: list[AlertSpec]
+
+
+VERDICT_HOLDOUT_SHARE = 0.2  # share of judged lines kept out of verdict training (picked by a hash of the line)
+
+
+@dataclass
+class VerdictLine:
+    """A reviewer's latest confirm/dismiss verdict on a detector finding, with the utterance it was raised on:
+    one label for `callqa train --with-verdicts` (read by `qa.store.reviews.verdict_lines`)."""
+
+    text: str
+    speaker: str
+    label: str
+    positive: bool  # confirmed (True) or dismissed (False)
+    finding_id: int = 0
+
+    @property
+    def holdout(self) -> bool:
+        """In the fixed verdict hold-out (never trained on): the hash of the line picks it, so it never changes
+        as verdicts accumulate."""
+        h = int(hashlib.sha256(f"{self.text}|{self.speaker}|{self.label}".encode()).hexdigest()[:8], 16)
+        return h / 0xFFFFFFFF < VERDICT_HOLDOUT_SHARE
