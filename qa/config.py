@@ -47,6 +47,7 @@ class Settings:
     thresholds: dict[str, float] = field(default_factory=dict)  # per-label detector thresholds
     forms_dir: str = ""  # a folder of the site's own QA forms (YAML), added to the bundled ones
     dispute_window_days: float = 7.0  # an agent may acknowledge or dispute a scorecard this long after scoring
+    review_thresholds: dict[str, float | None] = field(default_factory=dict)  # per finding kind: flags the call
     shared_data_dir: Path = Path("../shared/data")  # public corpora and speech for training and evaluation
     rule_packs: str = ""  # a folder of a site's own `<jurisdiction>.yaml` rule packs, searched first
     scoring: str = ""  # a site's own scoring weights YAML (empty: the bundled `qa/data/scoring.yaml`)

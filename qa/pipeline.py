@@ -134,7 +134,7 @@ def analyze(source: DecodedAudio | Transcript, meta: CallMeta, history: CallHist
     `form_id`: score against this QA form (FormError if it cannot be used); None: the form that applies.
     """
     from qa.assess.conversation import measure
-    from qa.assess.scoring import score_call
+    from qa.assess.scoring import review_config, review_decision, score_call
     from qa.assess.wellbeing import call_exposure
     from qa.detect import detect_transcript
     from qa.speakers.attribution import attribution, with_doubt
@@ -165,13 +165,16 @@ def analyze(source: DecodedAudio | Transcript, meta: CallMeta, history: CallHist
     # A weak speaker attribution (mono, similar voices) lowers the findings that depend on who spoke.
     findings = with_doubt([*detector, *compliance, *stress], attribution(transcript))
     score = score_call(findings, measures)
-    log.info("analysed call %s: risk %.0f, complaint %.2f, %d detector, %d compliance, %d voice-stress findings",
-             transcript.call_id, score.risk, score.complaint_risk, len(detector), len(compliance), len(stress))
+    review = review_decision(findings, review_config(settings))
+    log.info("analysed call %s: risk %.0f, complaint %.2f, %d detector, %d compliance, %d voice-stress findings, "
+             "%s", transcript.call_id, score.risk, score.complaint_risk, len(detector), len(compliance), len(stress),
+             "flagged for review" if review.flagged else "below the review threshold")
     return CallAnalysis(
         transcript=transcript, findings=findings, measures=measures, risk=score.risk,
         complaint_risk=score.complaint_risk, score_reasons=score.reasons_json(),
         exposure=call_exposure(findings, measures), audio=audio.info if audio is not None else None,
-        asr_model=asr_model, scorecard=_scorecard(transcript, findings, measures, meta, settings, form_id))
+        asr_model=asr_model, scorecard=_scorecard(transcript, findings, measures, meta, settings, form_id),
+        flagged=review.flagged, flag_reasons=review.reasons)
 
 
 def score_transcript(transcript: Transcript, meta: CallMeta, form_id: str | None = None,

@@ -5,6 +5,7 @@ Every stage takes and returns these dataclasses; only `qa.store` maps them to th
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from typing import Any, Literal, Protocol, Sequence
@@ -241,6 +242,8 @@ class CallAnalysis:
     audio: AudioInfo | None = None  # set when the analysis started from a recording
     asr_model: str | None = None
     scorecard: Scorecard | None = None  # the call scored against its QA form (None: no form applies)
+    flagged: bool = False  # a finding reached its kind's review threshold: the call enters the review queue
+    flag_reasons: list[dict[str, Any]] = field(default_factory=list)  # the findings that flagged it, and why
 
 
 @dataclass
@@ -408,3 +411,25 @@ def apply_overrides(card: Scorecard, changes: Sequence[Change]) -> Scorecard:
             items.append(replace(it, result=c.result, auto=False, confidence=1.0,
                                  auto_result=it.auto_result or it.result, changed_by=c.by, change_reason=c.reason))
     return totals(replace(card, items=items))
+
+
+VERDICT_HOLDOUT_SHARE = 0.2  # share of judged lines kept out of verdict training (picked by a hash of the line)
+
+
+@dataclass
+class VerdictLine:
+    """A reviewer's latest confirm/dismiss verdict on a detector finding, with the utterance it was raised on:
+    one label for `callqa train --with-verdicts` (read by `qa.store.reviews.verdict_lines`)."""
+
+    text: str
+    speaker: str
+    label: str
+    positive: bool  # confirmed (True) or dismissed (False)
+    finding_id: int = 0
+
+    @property
+    def holdout(self) -> bool:
+        """In the fixed verdict hold-out (never trained on): the hash of the line picks it, so it never changes
+        as verdicts accumulate."""
+        h = int(hashlib.sha256(f"{self.text}|{self.speaker}|{self.label}".encode()).hexdigest()[:8], 16)
+        return h / 0xFFFFFFFF < VERDICT_HOLDOUT_SHARE

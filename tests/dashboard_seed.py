@@ -57,7 +57,7 @@ def seed(url: str, audio_dir: Path | None = None) -> Seeded:
         risky = Call(content_hash="h1", path=str(out.audio or "/nonexistent/risky.wav"), agent_id="a1", team="A",
                      account_id="ACC-6222021234567890", callee="debtor", started_at=DAY0, direction="outbound",
                      jurisdiction="cn", duration=14.0, language="zh", status="done", risk_score=92.0,
-                     complaint_risk=0.81,
+                     complaint_risk=0.81, flagged=True,
                      score_reasons=[{"reason": "agent threatened the customer", "reason_zh": "坐席威胁客户",
                                      "points": 45.0, "kind": "risk", "key": "agent_threat", "evidence": ""}])
         risky.segments = [
@@ -78,7 +78,7 @@ def seed(url: str, audio_dir: Path | None = None) -> Seeded:
 
         english = Call(content_hash="h2", path="/nonexistent/en.wav", agent_id="b1", team="B", started_at=DAY0
                        + timedelta(days=1), jurisdiction="us", duration=10.0, language="en", status="done",
-                       risk_score=75.0, complaint_risk=0.4)
+                       risk_score=75.0, complaint_risk=0.4, flagged=True)
         english.segments = [
             SegmentRow(idx=0, speaker="agent", start=0.0, end=4.0, text="This is Acme Recovery calling for John.",
                        words=[], voice=_voice(120, -22, 3.0)),
@@ -96,6 +96,12 @@ def seed(url: str, audio_dir: Path | None = None) -> Seeded:
                      status="done", risk_score=10.0, complaint_risk=0.05)
         clean.segments = [SegmentRow(idx=0, speaker="agent", start=0.0, end=5.0,
                                      text="您好，提醒您本月账单已逾期，请尽快处理。", words=[])]
+        # below the review threshold: shown on the call page as low-confidence, the call is not flagged
+        clean.findings = [FindingRow(segment_idx=0, label="privacy", subtype="privacy", speaker="agent", start=0.0,
+                                     end=5.0, span="您好，提醒您本月账单已逾期，请尽快处理。", score=0.55,
+                                     source="callqa-utterance-head@1.0.0",
+                                     explanation="model callqa-utterance-head 1.0.0: p=0.55; no words drive it",
+                                     details={"model_p": 0.55, "low_confidence": True})]
         pending = Call(content_hash="h4", path="/nonexistent/pending.wav", agent_id="a1", team="A",
                        started_at=DAY0, status="pending")
         s.add_all([risky, english, clean, pending])

@@ -183,8 +183,11 @@ def test_coaching_note_and_audio_play_are_audited(seeded):
 def test_queue_lists_riskiest_first_and_opens_call(seeded):
     at = sign_in("reviewer").switch_page("views/queue.py").run()
     df = at.dataframe[0].value
-    assert list(df["Call"]) == [seeded.riskiest, seeded.english, seeded.clean]
+    assert list(df["Call"]) == [seeded.riskiest, seeded.english]  # the clean call is below the review threshold
     assert list(df["Labels"].iloc[0]) == ["threat", "privacy"]
+    at.toggle(key="queue_all").set_value(True).run()
+    assert list(at.dataframe[0].value["Call"]) == [seeded.riskiest, seeded.english, seeded.clean]
+    at.toggle(key="queue_all").set_value(False).run()
     at.text_input(key="f_search").input("idiots").run()
     assert list(at.dataframe[0].value["Call"]) == [seeded.english]
     at.text_input(key="f_search").input("").run()

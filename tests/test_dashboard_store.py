@@ -37,7 +37,7 @@ def _bulk_calls(url: str, n: int) -> None:
     t0 = datetime(2025, 1, 1, tzinfo=UTC)
     rows = [{"content_hash": f"b{i}", "path": "/x.wav", "status": "done", "risk_score": float(i // 3),
              "agent_id": f"ag{i % 4}", "team": "T", "language": "zh", "started_at": t0 + timedelta(hours=i),
-             "created_at": t0, "updated_at": t0} for i in range(n)]
+             "created_at": t0, "updated_at": t0, "flagged": True} for i in range(n)]
     rows += [{**rows[0], "content_hash": "null-risk", "risk_score": None}]
     with get_engine(url).begin() as conn:
         conn.execute(insert(Call), rows)
@@ -65,7 +65,9 @@ def test_queue_filters_and_labels(db_url):
     d = seed(db_url)
     with session_scope(db_url) as s:
         assert [r.call_id for r in review_queue(s, REVIEWER, Filters(labels=("harassment",))).rows] == [d.english]
-        assert [r.call_id for r in review_queue(s, REVIEWER, Filters(teams=("A",))).rows] == [d.riskiest, d.clean]
+        assert [r.call_id for r in review_queue(s, REVIEWER, Filters(teams=("A",))).rows] == [d.riskiest]
+        every = Filters(teams=("A",), review="all")
+        assert [r.call_id for r in review_queue(s, REVIEWER, every).rows] == [d.riskiest, d.clean]
         assert [r.call_id for r in review_queue(s, REVIEWER, Filters(languages=("en",))).rows] == [d.english]
         only_day = Filters(date_from=date(2025, 3, 4), date_to=date(2025, 3, 4))
         assert [r.call_id for r in review_queue(s, REVIEWER, only_day).rows] == [d.english]
@@ -102,13 +104,22 @@ def test_overview_figures(db_url):
     with session_scope(db_url) as s:
         o = overview(s, REVIEWER)
         assert (o.processed, o.flagged) == (3, 2)
-        assert o.label_calls == {"threat": 1, "privacy": 1, "harassment": 1}
+        assert o.label_calls == {"threat": 1, "privacy": 2, "harassment": 1}
         assert o.risk_histogram[90] == 1 and o.risk_histogram[70] == 1 and o.risk_histogram[10] == 1
         assert [(t.day, t.calls, t.flagged) for t in o.trend] == [
             (date(2025, 3, 3), 1, 1), (date(2025, 3, 4), 1, 1), (date(2025, 3, 5), 1, 0)]
         assert {r.source for r in o.top_rules} == {"rule:threat.visit_family", "rule:pii.cn_mobile",
-                                                      "model:e5-cls-v1"}
+                                                   "model:e5-cls-v1", "callqa-utterance-head@1.0.0"}
         assert overview(s, REVIEWER, Filters(teams=("B",))).processed == 1
+
+
+def test_clean_call_below_the_review_threshold_is_not_queued_but_its_findings_show(db_url):
+    d = seed(db_url)
+    with session_scope(db_url) as s:
+        assert d.clean not in [r.call_id for r in review_queue(s, REVIEWER).rows]
+        assert overview(s, REVIEWER).flagged == 2  # of 3 processed: the clean call does not count
+        detail = call_detail(s, REVIEWER, d.clean)
+        assert [f.label for f in detail.findings] == ["privacy"]
 
 
 def test_call_detail_masks_pii_for_reviewer_and_manager_only(db_url):

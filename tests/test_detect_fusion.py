@@ -23,9 +23,11 @@ class FakeClassifier:
         self.table = table
         self.thresholds = thresholds or {lab: 0.5 for lab in LABELS}
         self.calls = 0
+        self.batches: list[list[str]] = []
 
     def predict(self, texts: list[str], speakers: list[str] | None = None) -> np.ndarray:
         self.calls += 1
+        self.batches.append(list(texts))
         return np.array([[self.table.get(t, {}).get(lab, 0.02) for lab in LABELS] for t in texts], dtype=np.float32)
 
 
@@ -64,13 +66,18 @@ def test_model_only_findings_name_the_model_and_infer_subtypes() -> None:
     clf = FakeClassifier({t1: {"threat": 0.87}, t2: {"threat": 0.7}, t3: {"threat": 0.3}})
     found = detect_transcript(transcript(("agent", t1), ("customer", t2), ("agent", t3)), CallMeta(), Settings(),
                               classifier=clf)
-    assert clf.calls == 1  # one batched predict per call
+    # one batched predict for the whole call, then one occlusion batch per utterance with a model-only finding
+    assert clf.batches[0] == [t1, t2, t3] and clf.calls == 1 + 2
+    assert [b[0] for b in clf.batches[1:]] == [t1, t2]
     by_seg = {f.segment_index: f for f in found}
     assert set(by_seg) == {0, 1}
     a = by_seg[0]
     assert a.source == "fake-head@0.1" and a.explanation.startswith("model fake-head 0.1: p=0.87")
     assert a.subtype == "threat/violence" and a.details["direction"] == "to_customer"
     assert (a.start, a.end, a.speaker) == (0.0, 4.0, "agent")
+    # the fake scores every occluded variant low, so every unit "drives" it and the words are named
+    assert "driven by" in a.explanation and a.details["attribution"]["words"]
+    assert a.details["explanation_zh"].startswith("模型 fake-head 0.1：p=0.87")
     c = by_seg[1]
     assert c.subtype == "threat/to_agent" and c.details["direction"] == "to_agent" and c.speaker == "customer"
 

@@ -20,6 +20,12 @@ def _head(engine) -> str:  # type: ignore[no-untyped-def]
     return ScriptDirectory.from_config(migrate.alembic_config(engine)).get_current_head()
 
 
+def _head(engine) -> str:  # type: ignore[no-untyped-def]
+    from alembic.script import ScriptDirectory
+
+    return str(ScriptDirectory.from_config(migrate.alembic_config(engine)).get_current_head())
+
+
 def test_empty_database_migrates_to_the_models_schema(db_url: str) -> None:
     engine = create_engine(db_url)
     migrate.upgrade(engine)
@@ -43,6 +49,8 @@ def test_upgrade_between_versions_keeps_data(db_url: str) -> None:
         row = conn.execute(text("SELECT path, status, timezone FROM calls WHERE content_hash = 'h1'")).one()
     assert tuple(row) == ("/r/a.wav", "done", "America/Chicago")
     assert migrate.current_revision(engine) == _head(engine)
+    with engine.begin() as conn:  # 0004: calls that existed before the review flag are not flagged
+        assert conn.execute(text("SELECT flagged FROM calls WHERE content_hash = 'h1'")).scalar_one() in (0, False)
 
 
 def test_findings_and_verdicts_survive_the_status_migration(db_url: str) -> None:

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from qa.access.auth import Principal
 from qa.access.users import add_user, set_active
+from qa.assess.scoring import review_decision
 from qa.cli import app
 from qa.records import CallAnalysis, CallExposure, Finding, Segment, Transcript
 from qa.store import calls as store
@@ -41,8 +42,11 @@ def _insult() -> Finding:
 
 
 def _analysis(findings: list[Finding], risk: float) -> CallAnalysis:
+    """What `qa.pipeline.analyze` returns for these findings (the review flag decided the same way)."""
     tr = Transcript(None, "zh", 22.5, [Segment("agent", 0.5, 8.0, CN_OPENING)])
-    return CallAnalysis(tr, findings, {}, risk, 0.1, [], CallExposure())
+    review = review_decision(findings)
+    return CallAnalysis(tr, findings, {}, risk, 0.1, [], CallExposure(), flagged=review.flagged,
+                        flag_reasons=review.reasons)
 
 
 def _rows(s, call_id: int) -> dict[str, FindingRow]:  # type: ignore[no-untyped-def]
@@ -91,6 +95,24 @@ def test_superseded_findings_are_shown_but_not_counted(db_url: str) -> None:
         detail = call_detail(s, user, cid)
         assert {(f.subtype, f.status) for f in detail.findings} == {("threat/violence", "active"),
                                                                      ("harassment/insult", "superseded")}
+        assert [r["subtype"] for r in s.get(Call, cid).flag_reasons] == ["threat/violence"]
+
+
+def test_a_superseded_finding_never_flags_the_call(db_url: str) -> None:
+    with session_scope(db_url) as s:
+        cid = add_call(s, datetime(2025, 3, 4, 10, tzinfo=SH), assess=False)
+        store.save_analysis(s, cid, _analysis([_insult()], 50.0))
+        assert s.get(Call, cid).flagged  # abuse received at 0.90 reaches its review threshold (0.85)
+        add_verdict(s, _rows(s, cid)["harassment/insult"].id, "rev", "confirm")
+        store.save_analysis(s, cid, _analysis([], 5.0))  # a new model no longer finds it: superseded, kept
+        call = s.get(Call, cid)
+        assert _rows(s, cid)["harassment/insult"].status == "superseded"
+        assert not call.flagged and call.flag_reasons == []
+    user = Principal("c", "compliance")
+    with session_scope(db_url) as s:
+        assert cid not in [r.call_id for r in review_queue(s, user).rows]
+        assert overview(s, user).flagged == 0
+        assert cid in [r.call_id for r in review_queue(s, user, Filters(review="all")).rows]
 
 
 def _users(url: str) -> None:

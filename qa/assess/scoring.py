@@ -7,14 +7,14 @@ import math
 import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 
 from qa.records import Finding, is_abuse_received
 from qa.text import fmt_offset
 from qa.config import get_settings
-from qa.data import load_or_site
+from qa.data import load_file, load_or_site
 
 
 def load_weights(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:
@@ -121,3 +121,116 @@ def score_call(findings: Sequence[Finding], measures: Mapping[str, Any] | None,
     reasons.sort(key=lambda r: -r.points)
     complaint_reasons.sort(key=lambda r: -r.points)
     return CallScore(round(risk, 1), round(complaint, 3), reasons[:top] + complaint_reasons[:top])
+
+
+# ---------------------------------------------------------------- review threshold
+
+REVIEW_FILE = "review_thresholds.yaml"
+
+
+@dataclass
+class ReviewDecision:
+    """Whether a call enters the review queue, and the findings that put it there."""
+
+    flagged: bool
+    reasons: list[dict[str, Any]] = field(default_factory=list)  # findings at or above their kind's threshold
+    held_back: int = 0  # findings shown on the call page that do not flag it (low confidence)
+
+
+def review_config(settings: Any = None) -> dict[str, Any]:
+    """Review thresholds: scoring.yaml, then the site's calibrated file, then `Settings.review_thresholds`."""
+    settings = settings or get_settings()
+    review = load_weights().get("review", {})
+    thresholds: dict[str, float | None] = dict(review.get("thresholds", {}))
+    model_only = dict(review.get("model_only", {"min_score": 0.8, "need_words": True}))
+    calibrated = settings.models_dir / REVIEW_FILE
+    if calibrated.is_file():
+        site = load_file(calibrated)
+        thresholds.update(site.get("thresholds", {}))
+        model_only.update(site.get("model_only", {}))
+    thresholds.update(settings.review_thresholds or {})
+    return {"thresholds": thresholds, "model_only": model_only}
+
+
+def _is_model_only(f: Finding) -> bool:
+    d = f.details or {}
+    return "model_p" in d and "rule_score" not in d
+
+
+def review_decision(findings: Sequence[Finding], config: Mapping[str, Any] | None = None) -> ReviewDecision:
+    """Flag the call when a finding reaches the review threshold of its kind (see scoring.yaml `review`).
+
+    A model-only finding must also reach `model_only.min_score` and, when `need_words`, name the words that
+    drove it; the rest stay on the call page, unflagged."""
+    cfg = config or review_config()
+    thresholds: Mapping[str, float | None] = cfg["thresholds"]
+    model_only = cfg.get("model_only", {})
+    w = load_weights()["risk"]["findings"]
+    reasons: list[dict[str, Any]] = []
+    held = 0
+    model_found = {(f.segment_index, f.source): f for f in findings if _is_model_only(f)}
+    for f in findings:
+        kind = finding_kind(f)
+        t = thresholds.get(kind) if kind else None
+        if t is None:
+            held += 1
+            continue
+        need = float(t)
+        words: list[str] | None = None
+        # a compliance finding built on a model-only detector finding is only as strong as that finding
+        backing = model_found.get((f.segment_index, (f.details or {}).get("detector_source")))
+        if _is_model_only(f) or backing is not None:
+            basis = backing or f
+            if kind in (model_only.get("never") or ()) or finding_kind(basis) in (model_only.get("never") or ()):
+                held += 1
+                continue
+            f = replace(f, details={**(f.details or {}), "attribution": (basis.details or {}).get("attribution")})
+            need = max(need, float(model_only.get("min_score", 0.0)))
+            words = list(((f.details or {}).get("attribution") or {}).get("words") or [])
+            if model_only.get("need_words", True) and not words:
+                held += 1
+                continue
+        if f.score < need:
+            held += 1
+            continue
+        spec = w.get(kind, {})
+        reasons.append({
+            "kind": kind, "label": f.label, "subtype": f.subtype, "speaker": f.speaker, "start": f.start,
+            "segment_index": f.segment_index, "span": f.span, "score": round(f.score, 3), "threshold": need,
+            "source": f.source, "words": words,
+            "reason": f"{spec.get('reason', kind)}: {f.score:.2f} >= {need:.2f}",
+            "reason_zh": f"{spec.get('reason_zh', kind)}：{f.score:.2f} ≥ {need:.2f}",
+        })
+    reasons.sort(key=lambda r: -r["score"])
+    return ReviewDecision(bool(reasons), reasons, held)
+
+
+def calibrate_thresholds(judged: Sequence[tuple[str, float, bool]], target_precision: float = 0.9,
+                         min_verdicts: int = 5) -> dict[str, dict[str, Any]]:
+    """Per finding kind, the lowest review threshold at which reviewers confirmed at least `target_precision`
+    of the findings at or above it. `judged`: (kind, score, confirmed). Kinds with fewer than `min_verdicts`
+    verdicts, or that never reach the target, get no threshold (the result says why)."""
+    by_kind: dict[str, list[tuple[float, bool]]] = defaultdict(list)
+    for kind, score, ok in judged:
+        by_kind[kind].append((float(score), bool(ok)))
+    out: dict[str, dict[str, Any]] = {}
+    for kind, pairs in sorted(by_kind.items()):
+        if len(pairs) < min_verdicts:
+            out[kind] = {"threshold": None, "verdicts": len(pairs),
+                         "why": f"only {len(pairs)} verdicts (need {min_verdicts})"}
+            continue
+        best = None
+        for t in sorted({s for s, _ in pairs}):
+            above = [ok for s, ok in pairs if s >= t]
+            if above and sum(above) / len(above) >= target_precision:
+                best = (t, sum(above) / len(above), len(above), sum(above))
+                break
+        if best is None:
+            out[kind] = {"threshold": None, "verdicts": len(pairs),
+                         "why": f"no score reaches precision {target_precision:.2f}"}
+        else:
+            t, prec, n_above, n_ok = best
+            out[kind] = {"threshold": round(t, 3), "verdicts": len(pairs), "precision": round(prec, 3),
+                         "kept": n_above, "confirmed_kept": n_ok,
+                         "confirmed_lost": sum(ok for _, ok in pairs) - n_ok}
+    return out

@@ -147,3 +147,46 @@ def eval_(
     table.add_section()
     table.add_row("macro", "", "", f"{report['macro_f1']:.3f}", "", "")
     console.print(table)
+
+
+@app.command("eval-calls")
+def eval_calls(
+    split: Annotated[Optional[str], typer.Option("--split", help="test | dev (default: both).")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
+    reference_transcripts: Annotated[bool, typer.Option(
+        "--reference-transcripts", help="Use the written transcripts of the sample calls instead of their audio.")] = False,
+    only: Annotated[Optional[list[str]], typer.Option("--call", help="Only these call ids (repeatable).")] = None,
+) -> None:
+    """Call-level precision and recall, and the share of clean calls that reach the review queue, on the labelled
+    evaluation calls (qa/data/eval_calls/) through the real pipeline."""
+    import logging
+
+    from qa.cli.evalcalls import CALL_LABELS, evaluate
+
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    if split not in (None, "dev", "test"):
+        err.print(f"[red]--split must be dev or test, got {split!r}[/red]")
+        raise typer.Exit(2)
+    report = evaluate(split, use_audio=not reference_transcripts, ids=only or None)
+    if as_json:
+        typer.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    table = Table(title=f"{report['calls']} calls ({report['split']}, {report['mode']})")
+    for col in ("call label", "support", "flagged P", "flagged R", "any-finding P", "any-finding R"):
+        table.add_column(col, justify="left" if col == "call label" else "right")
+    fmt = lambda v: "-" if v is None else f"{v:.2f}"  # noqa: E731
+    for lab in CALL_LABELS:
+        m, a = report["labels"][lab]["flagged"], report["labels"][lab]["any_finding"]
+        table.add_row(lab, str(m["support"]), fmt(m["precision"]), fmt(m["recall"]), fmt(a["precision"]),
+                      fmt(a["recall"]))
+    console.print(table)
+    console.print(f"clean calls flagged (enter the review queue): {report['clean_flagged']}/{report['clean_calls']}"
+                  f" = {fmt(report['clean_flagged_share'])}   ·   calls with an agent threat, harassment, disclosure"
+                  f" or self-harm flagged: {report['must_flag_flagged']}/{report['must_flag_calls']}"
+                  f" = {fmt(report['must_flag_flagged_share'])}")
+    for r in report["per_call"]:
+        wrong = (not r["labels"] and r["flagged"]) or (set(r["labels"]) & {"agent_threat", "agent_harassment",
+                                                                          "disclosure", "self_harm"} and not r["flagged"])
+        if wrong:
+            console.print(f"  [yellow]{r['id']}[/yellow] labels {r['labels'] or 'clean'} flagged={r['flagged']} "
+                          f"{'; '.join(r['reasons'])}", highlight=False)

@@ -37,6 +37,13 @@ def _print_report(r: dict[str, Any]) -> None:
     comp = r["complaint_risk"]
     con.print(f"risk [{_risk_style(risk)}]{risk if risk is not None else '-'}[/]/100   complaint risk "
               f"{f'{comp:.0%}' if comp is not None else '-'}")
+    if r.get("flagged"):
+        con.print("[bold red]flagged for review / 待复核[/bold red] (review threshold reached by / 达到复核阈值: "
+                  + "; ".join(f"{x['subtype']} «{x['span']}» {x['score']:.2f} ≥ {x['threshold']:.2f}"
+                              for x in r.get("flag_reasons", [])) + ")")
+    else:
+        con.print("not flagged: no finding reaches its review threshold (findings below are low-confidence) / "
+                  "未标记：没有发现达到复核阈值（以下发现为低置信度）")
     if r["reasons"]:
         t = Table(title="why", show_edge=False)
         for col in ("score", "reason", "points", "evidence"):
@@ -70,7 +77,11 @@ def _print_report(r: dict[str, Any]) -> None:
     for f in r["findings"]:
         when = f"{fmt_offset(f['start'])}-{fmt_offset(f['end'])}" if f["start"] is not None else ""
         why = f["explanation"] + (f"  «{f['span']}»" if f["span"] else "")
-        name = f["subtype"] + (" [dim](superseded / 已取代)[/dim]" if f["status"] == "superseded" else "")
+        name = f["subtype"]
+        if f["status"] == "superseded":
+            name += " [dim](superseded / 已取代)[/dim]"
+        elif not f.get("flags_call"):
+            name += " [dim](low / 低置信度)[/dim]"
         if f["verdicts"]:
             last = f["verdicts"][-1]
             name += f"\n{last['verdict']} · {last['user']}"

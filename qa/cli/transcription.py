@@ -138,18 +138,19 @@ def calls(
              "started_at": c.started_at.isoformat() if c.started_at else None,
              "duration": round(c.duration, 2) if c.duration else None, "language": c.language,
              "risk_score": round(c.risk_score, 1) if c.risk_score is not None else None,
-             "findings": len(c.findings)}
+             "flagged": bool(c.flagged), "findings": len(c.findings)}
             for c in store.list_calls(s, status)
         ]
     if as_json:
         typer.echo(json.dumps(rows, ensure_ascii=False, indent=2))
         return
     table = Table(title=f"{len(rows)} calls")
-    for col in ("call_id", "file", "status", "agent_id", "language", "duration", "risk_score", "findings", "error"):
+    cols = ("call_id", "file", "status", "agent_id", "language", "duration", "risk_score", "flagged", "findings",
+            "error")
+    for col in cols:
         table.add_column(col)
     for r in rows:
-        table.add_row(*[str(r[c]) if r[c] is not None else "" for c in
-                        ("call_id", "file", "status", "agent_id", "language", "duration", "risk_score", "findings", "error")])
+        table.add_row(*[str(r[c]) if r[c] is not None else "" for c in cols])
     console.print(table)
 
 

@@ -62,10 +62,24 @@ def _run(utts: list[Utterance], meta: CallMeta, settings: Settings, classifier: 
     for u in utts:
         p = probs[row[u.index]] if probs is not None and u.index in row else None
         decision = fuse_utterance(u, by_utt.get(u.index, []), p, info, thresholds, third_party.get(u.index))
+        if p is not None and info is not None:
+            decision.findings = _with_words(classifier, u, decision.findings, info)
         out += decision.findings
         scores.append(decision.scores)
     out.sort(key=lambda f: (f.start if f.start is not None else -1.0, f.segment_index or 0, f.label))
     return out, scores
+
+
+def _with_words(classifier: Any, utt: Utterance, findings: list[Finding], info: ModelInfo) -> list[Finding]:
+    """Name the words behind each model-only finding of `utt` (occlusion through the real model)."""
+    from qa.detect.attribution import attach, attribute, is_model_only
+
+    labels = sorted({f.label for f in findings if is_model_only(f)})
+    if not labels:
+        return findings
+    base = getattr(classifier, "base", classifier)  # `_Fixed` serves one batch; occlusion needs the model
+    atts = attribute(base, utt, labels)
+    return [attach(f, utt, atts[f.label], info.name, info.version) if is_model_only(f) else f for f in findings]
 
 
 def detect_transcript(transcript: Transcript, meta: CallMeta, settings: Settings | None = None,
@@ -126,6 +140,7 @@ class _Fixed:
 
     def __init__(self, classifier: Any, probs: np.ndarray | None, row: dict[int, int]) -> None:
         self.classifier, self.probs, self.row = classifier, probs, row
+        self.base = classifier
         self.name = getattr(classifier, "name", "model")
         self.version = getattr(classifier, "version", "?")
         self.thresholds = getattr(classifier, "thresholds", {})

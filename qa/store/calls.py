@@ -118,6 +118,7 @@ def save_analysis(session: Session, call_id: int, analysis: CallAnalysis) -> Rec
     call.measures = analysis.measures
     call.risk_score, call.complaint_risk = analysis.risk, analysis.complaint_risk
     call.score_reasons = analysis.score_reasons
+    call.flagged, call.flag_reasons = analysis.flagged, analysis.flag_reasons
     session.flush()
     return reconcile_findings(session, call_id, analysis.findings)
 

@@ -78,6 +78,8 @@ class Call(Base):
     risk_score: Mapped[float | None] = mapped_column(Float, index=True)  # 0-100
     complaint_risk: Mapped[float | None] = mapped_column(Float)  # 0-1
     score_reasons: Mapped[list[Any] | None] = mapped_column(JSON)
+    flagged: Mapped[bool] = mapped_column(default=False, index=True)  # in the review queue (review threshold)
+    flag_reasons: Mapped[list[Any] | None] = mapped_column(JSON)  # the findings that flagged it
     measures: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # conversation measures
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from qa.records import Finding
-from qa.store.models import ACTIVE, SUPERSEDED, FindingRow, Verdict
+from qa.records import LABELS, Finding, VerdictLine
+from qa.store.models import ACTIVE, SUPERSEDED, FindingRow, SegmentRow, Verdict
 
 #: The verdicts a reviewer can give.
 VERDICTS: tuple[str, ...] = ("confirm", "dismiss", "escalate")
@@ -127,3 +127,26 @@ def verdict_history(session: Session, finding_ids: Sequence[int]) -> dict[int, l
                                  .order_by(Verdict.at, Verdict.id)):
             out[v.finding_id].append(v)
     return out
+
+
+def latest_judgements(session: Session) -> dict[int, bool]:
+    """Each judged finding's latest confirm (True) or dismiss (False) verdict; escalations are not judgements."""
+    latest: dict[int, bool] = {}
+    for fid, verdict in session.execute(select(Verdict.finding_id, Verdict.verdict).order_by(Verdict.at, Verdict.id)):
+        if verdict in ("confirm", "dismiss"):
+            latest[fid] = verdict == "confirm"
+    return latest
+
+
+def verdict_lines(session: Session) -> list[VerdictLine]:
+    """The latest confirm/dismiss verdict per detector finding (threat/harassment/privacy/stress), with the
+    text of the utterance it was raised on: the labels `callqa train --with-verdicts` learns from."""
+    latest = latest_judgements(session)
+    if not latest:
+        return []
+    rows = session.execute(
+        select(FindingRow.id, FindingRow.label, FindingRow.speaker, SegmentRow.text, SegmentRow.speaker)
+        .join(SegmentRow, (SegmentRow.call_id == FindingRow.call_id) & (SegmentRow.idx == FindingRow.segment_idx))
+        .where(FindingRow.id.in_(latest), FindingRow.label.in_(LABELS)))
+    return [VerdictLine(text, s_speaker or f_speaker or "", label, latest[fid], fid)
+            for fid, label, f_speaker, text, s_speaker in rows]

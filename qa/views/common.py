@@ -57,6 +57,7 @@ class Filters:
     labels: tuple[str, ...] = ()  # queue: calls with any of these labels
     min_risk: float | None = None
     search: str = ""  # transcript text, Chinese or English
+    review: str = "flagged"  # queue: "flagged" = calls at the review threshold only (unless searching); "all"
 
     def calls_only(self) -> Filters:
         """The same selection without the queue-only parts (labels, risk floor, text search)."""

@@ -56,9 +56,8 @@ def overview(session: Session, user: Principal, f: Filters = Filters()) -> Overv
     require(user, "overview")
     conds = call_conditions(f.calls_only()) + team_scope(user)
     processed, avg_risk = session.execute(select(func.count(Call.id), func.avg(Call.risk_score)).where(*conds)).one()
-    flagged_ids = select(FindingRow.call_id).where(FindingRow.status == ACTIVE).distinct().subquery()
-    flagged = session.scalar(select(func.count()).select_from(Call).join(flagged_ids, flagged_ids.c.call_id == Call.id)
-                             .where(*conds)) or 0
+    # flagged: the call reached the review threshold (set by the analysis from its active findings only)
+    flagged = session.scalar(select(func.count(Call.id)).where(*conds, Call.flagged.is_(True))) or 0
     failed_conds = [c for c in conds[1:]] + [Call.status == "failed"]
     failed = session.scalar(select(func.count(Call.id)).where(*failed_conds)) or 0
 
@@ -74,11 +73,10 @@ def overview(session: Session, user: Principal, f: Filters = Filters()) -> Overv
         hist[int(b)] = n
 
     hour = utc_hour(Call.started_at).label("hour")
-    is_flagged = case((flagged_ids.c.call_id.is_not(None), 1), else_=0)
+    is_flagged = case((Call.flagged.is_(True), 1), else_=0)
     per_day: dict[date, list[float]] = defaultdict(lambda: [0, 0, 0.0, 0])  # calls, flagged, risk sum, risk n
     for h, n, fl, risk_sum, risk_n in session.execute(
         select(hour, func.count(Call.id), func.sum(is_flagged), func.sum(Call.risk_score), func.count(Call.risk_score))
-        .select_from(Call).outerjoin(flagged_ids, flagged_ids.c.call_id == Call.id)
         .where(*conds, Call.started_at.is_not(None)).group_by(hour)
     ):
         acc = per_day[hour_day(h)]

@@ -1,4 +1,5 @@
-"""Review queue page: processed calls, riskiest first, with label chips, filters and transcript search."""
+"""Review queue page: calls at the review threshold (or every processed call), riskiest first, with label chips,
+filters and transcript search."""
 
 from __future__ import annotations
 
@@ -89,6 +90,8 @@ def review_queue(session: Session, user: Principal, f: Filters = Filters(), curs
     require(user, "queue")
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
     conds = call_conditions(f) + team_scope(user)
+    if f.review == "flagged" and not f.search.strip():  # a text search looks through every processed call
+        conds.append(Call.flagged.is_(True))
     if f.search.strip():
         conds.append(_search_condition(f.search, user))
     page_conds = list(conds)

@@ -27,6 +27,13 @@ def _local(call: Call) -> str | None:
     return f"{call.started_at.astimezone(zone):%Y-%m-%d %H:%M} {zone.key}"
 
 
+def _flags_call(row: FindingRow, flag_reasons: list[dict[str, Any]]) -> bool:
+    """Whether this finding is one of those that put the call in the review queue (never a superseded one)."""
+    return row.status == "active" and any(
+        fr.get("segment_index") == row.segment_idx and fr.get("subtype") == row.subtype
+        and fr.get("source") == row.source for fr in flag_reasons)
+
+
 def call_report(session: Session, call_id: int) -> dict[str, Any] | None:
     """Everything a reviewer needs about one call: metadata, scores and reasons, measures, findings."""
     call = session.get(Call, call_id)
@@ -51,11 +58,14 @@ def call_report(session: Session, call_id: int) -> dict[str, Any] | None:
         "risk_score": call.risk_score,
         "complaint_risk": call.complaint_risk,
         "reasons": call.score_reasons or [],
+        "flagged": bool(call.flagged),
+        "flag_reasons": call.flag_reasons or [],
         "measures": call.measures or {},
         "findings": [{
             "id": r.id, "status": r.status, "label": r.label, "subtype": r.subtype, "speaker": r.speaker,
             "start": r.start, "end": r.end, "span": r.span, "score": round(r.score, 3), "source": r.source,
             "explanation": r.explanation, "details": r.details or {},
+            "flags_call": _flags_call(r, call.flag_reasons or []),
             "verdicts": [{"verdict": v.verdict, "user": v.user, "at": v.at.isoformat(), "note": v.note}
                          for v in verdicts[r.id]],
         } for r in rows],

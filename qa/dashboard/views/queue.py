@@ -1,4 +1,7 @@
-"""Review queue: riskiest calls first, label chips, filters, transcript search, keyset pagination."""
+"""Review queue: calls at the review threshold, riskiest first (a toggle adds the rest), label chips, filters,
+transcript search, keyset pagination."""
+
+import dataclasses
 
 import pandas as pd
 import streamlit as st
@@ -11,6 +14,8 @@ PAGE_SIZE = 50
 user = ui.page_guard("queue")
 st.title(ui.t("page_queue"))
 filters = ui.sidebar_filters(user, labels=True, search=True)
+if st.toggle(ui.t("queue_show_unflagged"), key="queue_all", help=ui.t("queue_show_unflagged_help")):
+    filters = dataclasses.replace(filters, review="all")
 
 # A stack of cursors (one per page shown) so "previous" works; reset when the filters change.
 if st.session_state.get("queue_filters") != filters:

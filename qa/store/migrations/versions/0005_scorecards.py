@@ -2,7 +2,7 @@
 calibration sessions and scores, coaching assignments; users.agent_id for the agent role.
 
 Revision ID: 0005
-Revises: 0003
+Revises: 0004
 Create Date: 2026-11-30
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import qa.store.models  # noqa: F401  (custom column types)
 from qa.store.models import UTCDateTime
 
 revision = '0005'
-down_revision = '0003'
+down_revision = '0004'
 branch_labels = None
 depends_on = None
 
