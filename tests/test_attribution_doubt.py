@@ -44,3 +44,30 @@ def test_the_same_threat_scores_lower_risk_when_the_speakers_may_be_swapped() ->
     doubted = [f for f in doubtful.findings if f.label == "threat" and f.speaker == "agent"]
     assert all("uncertain" in f.explanation for f in doubted)
     assert doubtful.risk < confident.risk
+
+
+def test_call_page_and_queue_say_when_speakers_are_uncertain(db_url: str) -> None:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from qa.access.auth import Principal
+    from qa.store import calls as store
+    from qa.store.db import session_scope
+    from qa.views.call import call_detail
+    from qa.views.common import Filters
+    from qa.views.queue import review_queue
+    from tests.assess_helpers import add_call
+
+    meta = CallMeta(jurisdiction="cn", callee="debtor", direction="outbound")
+    with session_scope(db_url) as s:
+        unsure = add_call(s, datetime(2025, 3, 4, 10, tzinfo=ZoneInfo("Asia/Shanghai")), assess=False)
+        store.save_analysis(s, unsure, analyze(_transcript(0.3), meta, use_model=False, call_id=unsure))
+        sure = add_call(s, datetime(2025, 3, 4, 11, tzinfo=ZoneInfo("Asia/Shanghai")), assess=False)
+        store.save_analysis(s, sure, analyze(_transcript(1.0), meta, use_model=False, call_id=sure))
+    user = Principal("c", "compliance")
+    with session_scope(db_url) as s:
+        d = call_detail(s, user, unsure)
+        assert d.attribution_uncertain and "one voice" in d.attribution_reason
+        assert not call_detail(s, user, sure).attribution_uncertain
+        rows = {r.call_id: r for r in review_queue(s, user, Filters(review="all")).rows}
+        assert rows[unsure].attribution_uncertain and not rows[sure].attribution_uncertain

@@ -43,6 +43,8 @@ if flash:
     st.success(flash)
 if d.masked:
     st.caption(ui.t("pii_masked_note"))
+if d.attribution_uncertain:
+    st.warning(ui.t("attribution_uncertain", confidence=f"{d.attribution:.2f}", reason=d.attribution_reason))
 m = st.columns(5)
 m[0].metric(ui.t("risk_score"), f"{d.risk_score:.0f}" if d.risk_score is not None else "–")
 m[1].metric(ui.t("complaint_risk"), f"{d.complaint_risk:.0%}" if d.complaint_risk is not None else "–")

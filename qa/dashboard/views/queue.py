@@ -45,6 +45,7 @@ table = pd.DataFrame([{
     ui.t("duration"): ui.fmt_time(r.duration),
     ui.t("complaint_risk"): round(r.complaint_risk, 2) if r.complaint_risk is not None else None,
     ui.t("reviewed"): f"{r.reviewed}/{r.findings}",
+    ui.t("speakers_col"): f"{ui.t('speakers_uncertain')} ({r.attribution:.2f})" if r.attribution_uncertain else "",
 } for r in page.rows])
 event = st.dataframe(
     table, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row",
