@@ -12,7 +12,8 @@ if url=$(scripts/pg_test_server.sh start 2>/tmp/callqa-pg.err); then
   CALLQA_TEST_PG_URL="$url" .venv/bin/python -m pytest -q -p no:cacheprovider -m "not browser" \
     tests/test_store.py tests/test_migrations.py tests/test_compliance.py tests/test_scoring.py \
     tests/test_wellbeing.py tests/test_report_cli.py tests/test_auth.py tests/test_dashboard_store.py \
-    tests/test_dashboard_app.py tests/test_ingest.py tests/test_scaleout.py \
+    tests/test_dashboard_app.py tests/test_ingest.py tests/test_scaleout.py tests/test_reviews.py \
+    tests/test_scorecard_workflow.py tests/test_security.py tests/test_dashboard_security.py \
     -k "not read_only and not full_disk" || status=$?
   scripts/pg_test_server.sh stop
 else
