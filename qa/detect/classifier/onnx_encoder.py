@@ -161,6 +161,8 @@ class OnnxSentenceEncoder:
         if threads:
             options.intra_op_num_threads = threads
             options.inter_op_num_threads = 1
+        # No busy-waiting between runs: on a shared CPU spinning threads take cores from everything else.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"])
         self.dim = int(self.session.get_outputs()[0].shape[-1]) // len(self.layers)
 
