@@ -112,7 +112,10 @@ RUNTIMES = ("onnx", "torch")
 
 def _load(folder: Path, encoder_folder: Path, settings: Settings, runtime: str = "onnx") -> TextClassifier:
     from qa.detect.classifier.encoder import SentenceEncoder, describe_encoder
-    from qa.detect.classifier.onnx_encoder import OnnxSentenceEncoder, ensure_onnx_encoder
+    from qa.detect.classifier.onnx_encoder import (
+        OnnxSentenceEncoder,
+        ensure_onnx_encoder,
+    )
 
     meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
     if tuple(meta["labels"]) != LABELS:

@@ -110,6 +110,9 @@ def build_onnx_encoder(source: Path | str, dest: Path, layers: tuple[int, ...], 
         (tmp / BUILD_INFO_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
         sums = {p.name: file_sha256(p) for p in sorted(tmp.iterdir()) if p.name != CHECKSUM_FILE}
         (tmp / CHECKSUM_FILE).write_text("".join(f"{h}  {n}\n" for n, h in sums.items()), encoding="utf-8")
+        if _fresh(dest, source_sha, layers, max_length):  # a concurrent build finished first; keep it
+            shutil.rmtree(tmp)
+            return dest
         if dest.exists():
             shutil.rmtree(dest)  # stale: built from another encoder or layer list
         os.replace(tmp, dest)
@@ -126,17 +129,21 @@ def _build_info(folder: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _fresh(folder: Path, source_sha: str, layers: tuple[int, ...], max_length: int) -> bool:
+    info = _build_info(folder)
+    return (info.get("source_sha256") == source_sha and tuple(info.get("layers", ())) == tuple(layers)
+            and info.get("max_length") == max_length)
+
+
 def ensure_onnx_encoder(layers: tuple[int, ...], settings: Settings | None = None, max_length: int = 128) -> Path:
     """The ONNX export of the current encoder for `layers`, built (minutes of CPU, once) if missing or stale."""
     settings = settings or get_settings()
     source = ensure_encoder(settings)
     source_sha = describe_encoder(settings)["sha256"] or str(source)
     folder = onnx_folder(settings, layers)
-    info = _build_info(folder)
-    if (info.get("source_sha256") == source_sha and tuple(info.get("layers", ())) == tuple(layers)
-            and info.get("max_length") == max_length):
+    if _fresh(folder, source_sha, layers, max_length):
         return folder
-    if info:
+    if _build_info(folder):
         log.warning("rebuilding ONNX encoder %s: the encoder or layers changed", folder)
     return build_onnx_encoder(source, folder, layers, source_sha, max_length)
 
