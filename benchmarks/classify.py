@@ -1,6 +1,13 @@
 """Throughput of `callqa classify` on CPU, and the cost of detection per call relative to transcription.
 
     .venv/bin/python benchmarks/classify.py [--lines 1000] [--input FILE.jsonl] [--rules-only] [--json]
+                                            [--compare-torch [--cold-sample 500]] [--only-compare]
+
+`--compare-torch` runs the classifier side by side in one benchmark run on the same inputs, on the ONNX
+Runtime encoder (the default runtime) and on the torch encoder it was exported from (the implementation
+before it): the corpus test split and a sample of COLD dev, each runtime in its own process, alternating
+torch, onnx, torch, onnx so that load from other processes falls on both alike. It reports wall and CPU seconds and utterances/s per runtime, their ratio, and the
+agreement of labels and max |delta p| between the two.
 
 Input: the first N lines of FILE, else qa/data/corpus/collection_corpus.jsonl, else COLD dev
 (../shared/data/cold/dev.csv), repeated to N lines if shorter. Measured:
@@ -17,6 +24,7 @@ import argparse
 import csv
 import json
 import os
+import random
 import subprocess
 import sys
 import tempfile
@@ -24,6 +32,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 CORPUS = REPO / "qa" / "data" / "corpus" / "collection_corpus.jsonl"
 COLD_DEV = Path(os.environ.get("CALLQA_SHARED_DATA", REPO.parent / "shared" / "data")) / "cold" / "dev.csv"
 
@@ -77,13 +86,118 @@ def run_classify(lines_file: Path, rules_only: bool) -> float:
     return time.perf_counter() - t
 
 
+def comparison_sets(cold_sample: int) -> dict[str, tuple[list[str], list[str]]]:
+    """(texts, speakers) of the corpus test split and a seeded sample of COLD dev (when present)."""
+    sets: dict[str, tuple[list[str], list[str]]] = {}
+    if CORPUS.is_file():
+        rows = [json.loads(line) for line in CORPUS.open(encoding="utf-8") if line.strip()]
+        test = [r for r in rows if r.get("split") == "test"]
+        sets["corpus/test"] = ([r["text"] for r in test], [r.get("speaker", "customer") for r in test])
+    if COLD_DEV.is_file() and cold_sample > 0:
+        with open(COLD_DEV, encoding="utf-8-sig") as fh:
+            cold = [r["TEXT"] for r in csv.DictReader(fh)]
+        cold = random.Random(0).sample(cold, min(cold_sample, len(cold)))
+        sets["cold/dev sample"] = (cold, ["customer"] * len(cold))
+    return sets
+
+
+_RUNTIME = """
+import json, sys, time
+import numpy as np
+from qa.detect.classifier.model import load_classifier
+sets = json.load(open(sys.argv[2], encoding="utf-8"))
+t = time.perf_counter()
+clf = load_classifier(runtime=sys.argv[1])
+load_s = time.perf_counter() - t
+clf.predict(["warm-up 预热"], ["agent"])
+out, wall, cpu = {}, 0.0, 0.0
+for name, (texts, speakers) in sets.items():
+    w, c = time.perf_counter(), time.process_time()
+    out[name] = clf.predict(texts, speakers)
+    wall += time.perf_counter() - w
+    cpu += time.process_time() - c
+np.savez(sys.argv[3], **out)
+print(json.dumps({"load_s": load_s, "wall_s": wall, "cpu_s": cpu}))
+"""
+
+
+def compare_runtimes(sets: dict[str, tuple[list[str], list[str]]], rounds: int = 2) -> dict:
+    """The ONNX and torch classifiers on the same inputs, each in its own process (so that neither's idle
+    threads count against the other), alternating torch, onnx, torch, onnx... over `rounds`."""
+    import numpy as np
+
+    totals = {name: {"wall_s": 0.0, "cpu_s": 0.0, "load_s": 0.0} for name in ("torch", "onnx")}
+    probs: dict[str, dict[str, np.ndarray]] = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        inputs = Path(tmp) / "sets.json"
+        inputs.write_text(json.dumps(sets, ensure_ascii=False), encoding="utf-8")
+        for _ in range(rounds):
+            for name, total in totals.items():
+                dest = Path(tmp) / f"{name}.npz"
+                proc = subprocess.run([sys.executable, "-c", _RUNTIME, name, str(inputs), str(dest)],
+                                      capture_output=True, text=True, cwd=REPO, check=False)
+                if proc.returncode != 0:
+                    sys.exit(f"{name} run failed: {proc.stderr[-1500:]}")
+                run = json.loads(proc.stdout.strip().splitlines()[-1])
+                for key in ("wall_s", "cpu_s", "load_s"):
+                    total[key] += run[key] / rounds
+                with np.load(dest) as z:
+                    probs[name] = {k: z[k] for k in z.files}
+    from qa.detect.classifier.model import classifier_dir
+
+    meta = json.loads((classifier_dir() / "metadata.json").read_text(encoding="utf-8"))
+    t = np.array([meta["thresholds"][k] for k in meta["labels"]])
+    out: dict = {"sets": {}, "rounds": rounds}
+    n_all = 0
+    for set_name, (texts, _) in sets.items():
+        p_t, p_o = probs["torch"][set_name], probs["onnx"][set_name]
+        same = ((p_t >= t) == (p_o >= t)).all(axis=1)
+        out["sets"][set_name] = {"utterances": len(texts), "label_agreement": round(float(same.mean()), 4),
+                                 "max_abs_delta_p": float(np.abs(p_t - p_o).max())}
+        n_all += len(texts)
+    for tot in totals.values():
+        tot.update(utterances_per_s=round(n_all / tot["wall_s"], 1),
+                   utterances_per_cpu_s=round(n_all / tot["cpu_s"], 1),
+                   wall_s=round(tot["wall_s"], 2), cpu_s=round(tot["cpu_s"], 2), load_s=round(tot["load_s"], 2))
+    out["runtimes"] = totals
+    out["utterances"] = n_all
+    out["speedup_wall"] = round(totals["torch"]["wall_s"] / totals["onnx"]["wall_s"], 2)
+    out["speedup_cpu"] = round(totals["torch"]["cpu_s"] / totals["onnx"]["cpu_s"], 2)
+    return out
+
+
+def print_comparison(cmp: dict) -> None:
+    print(f"side by side, same {cmp['utterances']} utterances, one process per runtime, alternating, "
+          f"mean of {cmp['rounds']} rounds:")
+    for name, r in cmp["runtimes"].items():
+        print(f"  {name:5s}: {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU -> {r['utterances_per_s']} utterances/s "
+              f"({r['utterances_per_cpu_s']} per CPU-second); load {r['load_s']} s")
+    print(f"  onnx vs torch: {cmp['speedup_wall']}x wall, {cmp['speedup_cpu']}x CPU")
+    for set_name, s in cmp["sets"].items():
+        print(f"  {set_name} ({s['utterances']}): labels agree on {100 * s['label_agreement']:.2f}%, "
+              f"max |delta p| {s['max_abs_delta_p']:.2e}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=1000)
     ap.add_argument("--input", type=Path)
     ap.add_argument("--rules-only", action="store_true")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--compare-torch", action="store_true",
+                    help="also run ONNX Runtime and torch side by side on the corpus test split and COLD dev")
+    ap.add_argument("--cold-sample", type=int, default=500, help="COLD dev rows in the side-by-side run")
+    ap.add_argument("--only-compare", action="store_true", help="only the side-by-side run (implies --compare-torch)")
     args = ap.parse_args()
+
+    comparison = None
+    if args.compare_torch or args.only_compare:
+        comparison = compare_runtimes(comparison_sets(args.cold_sample))
+        if args.only_compare:
+            print(json.dumps(comparison, indent=2) if args.json else "", end="\n" if args.json else "")
+            if not args.json:
+                print_comparison(comparison)
+            return
 
     rows, source = load_lines(args.input, args.lines)
     with tempfile.TemporaryDirectory() as tmp:
@@ -110,6 +224,8 @@ def main() -> None:
                  "overhead_vs_asr_rtf_0.1": round(per_audio / 0.1, 3),
                  "overhead_vs_asr_rtf_0.3": round(per_audio / 0.3, 3)},
     }
+    if comparison:
+        report["onnx_vs_torch"] = comparison
     if args.json:
         print(json.dumps(report, indent=2))
         return
@@ -122,6 +238,8 @@ def main() -> None:
     print(f"detection on a {c['audio_s'] / 60:.0f}-minute call ({c['utterances']} utterances): {c['detect_s']} s "
           f"= {100 * c['overhead_vs_asr_rtf_0.1']:.1f}% of transcription at RTF 0.1, "
           f"{100 * c['overhead_vs_asr_rtf_0.3']:.1f}% at RTF 0.3")
+    if comparison:
+        print_comparison(comparison)
 
 
 if __name__ == "__main__":

@@ -237,25 +237,6 @@ class SentenceEncoder:
         self.model.eval()
         self.dim = int(config.hidden_size)
 
-    def quantize_dynamic(self) -> None:
-        """int8 dynamic quantisation of Linear layers except the FFN down-projections.
-
-        Quantising every Linear cost accuracy in a feasibility run; keeping `output.dense`
-        (the 1536 -> 384 projections) in fp32 kept the decisions while still speeding up.
-        """
-        import torch
-
-        skip = {name for name, _ in self.model.named_modules() if name.endswith(".output.dense")}
-        skip = {n for n in skip if ".attention." not in n}
-        targets = {
-            name
-            for name, mod in self.model.named_modules()
-            if isinstance(mod, torch.nn.Linear) and name not in skip
-        }
-        self.model = torch.ao.quantization.quantize_dynamic(
-            self.model, qconfig_spec=targets, dtype=torch.qint8
-        )
-
     def embed(
         self,
         texts: list[str],

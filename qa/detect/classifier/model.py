@@ -1,6 +1,8 @@
 """The learned utterance classifier: frozen multilingual-e5-small features + a small trained head.
 
-This is the only detection module that touches torch/transformers (through `qa.detect.classifier.encoder`).
+This is the only detection module that touches an encoder: at run time ONNX Runtime
+(`qa.detect.classifier.onnx_encoder`, built once from the transformers folder), torch only to build
+or compare (`qa.detect.classifier.encoder`).
 The head (`head.npz` + `metadata.json`, written by `models/train_classifier.py`) is a linear
 layer per label over mean-pooled encoder layers and the speaker, with Platt calibration and
 per-label thresholds chosen on the corpus dev split.
@@ -71,7 +73,7 @@ class TextClassifier:
     name: str
     version: str
     thresholds: dict[str, float]
-    encoder: Any  # qa.detect.classifier.encoder.SentenceEncoder
+    encoder: Any  # OnnxSentenceEncoder, or SentenceEncoder (torch) for comparison
     weights: np.ndarray  # (len(LABELS), features)
     bias: np.ndarray
     calib_a: np.ndarray
@@ -104,8 +106,16 @@ class TextClassifier:
         return [[lab for lab, hit in zip(LABELS, row) if hit] for row in probabilities >= t]
 
 
-def _load(folder: Path, encoder_folder: Path, settings: Settings) -> TextClassifier:
+#: How the encoder runs: "onnx" (ONNX Runtime, the default) or "torch" (the reference it is checked against).
+RUNTIMES = ("onnx", "torch")
+
+
+def _load(folder: Path, encoder_folder: Path, settings: Settings, runtime: str = "onnx") -> TextClassifier:
     from qa.detect.classifier.encoder import SentenceEncoder, describe_encoder
+    from qa.detect.classifier.onnx_encoder import (
+        OnnxSentenceEncoder,
+        ensure_onnx_encoder,
+    )
 
     meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
     if tuple(meta["labels"]) != LABELS:
@@ -117,7 +127,16 @@ def _load(folder: Path, encoder_folder: Path, settings: Settings) -> TextClassif
         raise ClassifierUnavailable(
             f"{folder}: the head was trained on encoder build {enc_meta['sha256'][:12]}, but the encoder in "
             f"{encoder_folder} is {current[:12]}; retrain with `callqa train` or restore that encoder build")
-    encoder = SentenceEncoder(encoder_folder, max_length=int(enc_meta["max_length"]), threads=_threads())
+    layers = tuple(int(v) for v in enc_meta["layers"])
+    max_length = int(enc_meta["max_length"])
+    encoder: Any
+    if runtime == "onnx":
+        onnx_dir = ensure_onnx_encoder(layers, settings, max_length=max_length)
+        encoder = OnnxSentenceEncoder(onnx_dir, layers, max_length=max_length, threads=_threads())
+    elif runtime == "torch":
+        encoder = SentenceEncoder(encoder_folder, max_length=max_length, threads=_threads())
+    else:
+        raise ValueError(f"unknown classifier runtime {runtime!r}; one of {RUNTIMES}")
     return TextClassifier(
         name=meta["name"],
         version=meta["version"],
@@ -127,34 +146,44 @@ def _load(folder: Path, encoder_folder: Path, settings: Settings) -> TextClassif
         bias=head["b"].astype(np.float32),
         calib_a=head["calib_a"].astype(np.float32),
         calib_b=head["calib_b"].astype(np.float32),
-        layers=tuple(int(v) for v in enc_meta["layers"]),
+        layers=layers,
         metadata=meta,
     )
 
 
-_CACHE: dict[tuple[str, str], TextClassifier] = {}
+_CACHE: dict[tuple[str, str, str], TextClassifier] = {}
 _LOCK = threading.Lock()
 
 
-def load_classifier(settings: Settings | None = None) -> TextClassifier:
-    """The classifier for these settings, loaded once per process (the encoder is the slow part)."""
+def load_classifier(settings: Settings | None = None, runtime: str = "onnx") -> TextClassifier:
+    """The classifier for these settings, loaded once per process (the encoder is the slow part).
+
+    `runtime="torch"` runs the same head on the transformers encoder, for comparison (benchmarks, tests).
+    """
     from qa.detect.classifier.encoder import ensure_encoder
 
     settings = settings or get_settings()
     folder = classifier_dir(settings)
     with _LOCK:
         encoder_folder = ensure_encoder(settings)
-        key = (str(folder), str(encoder_folder))
+        key = (str(folder), str(encoder_folder), runtime)
         if key not in _CACHE:
-            _CACHE[key] = _load(folder, encoder_folder, settings)
+            _CACHE[key] = _load(folder, encoder_folder, settings, runtime)
         return _CACHE[key]
 
 
 def describe_classifier(settings: Settings | None = None) -> dict[str, Any]:
-    """Name, version, folder, thresholds and headline metrics of the head, for `callqa models`."""
+    """Name, version, folder, thresholds and headline metrics of the head, for `callqa models`; builds the
+    head's ONNX encoder (`runtime_encoder`) if it is missing, so that setup, not the first call, pays for it."""
+    from qa.detect.classifier.onnx_encoder import ensure_onnx_encoder
+
+    settings = settings or get_settings()
     folder = classifier_dir(settings)
     meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    enc = meta["encoder"]
+    runtime = ensure_onnx_encoder(tuple(int(v) for v in enc["layers"]), settings, max_length=int(enc["max_length"]))
     return {
+        "runtime_encoder": str(runtime),
         "name": meta["name"],
         "version": meta["version"],
         "path": str(folder),

@@ -1,0 +1,55 @@
+"""The ONNX Runtime encoder gives the classifier the same decisions as the torch reference it was exported from."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from qa.detect.classifier import model as clf_model
+from qa.records import LABELS
+
+TEXTS = [
+    "你再不还钱我就去你单位找你，让你身败名裂。",
+    "您好，我是催收中心的工作人员，请问是张先生本人吗？",
+    "If you don't pay today we will send someone to your house.",
+    "Could you ask him to call us back at this number, please?",
+    "我最近压力很大，每天都睡不着觉，真的不想活了。",
+    "你老婆的电话我们也有，你欠钱的事我们会告诉她。",
+    "",
+    "逾期记录会按合同报送征信。" * 30,  # longer than max_length: both truncate the same way
+]
+SPEAKERS = ["agent", "agent", "agent", "agent", "customer", "agent", "customer", "agent"]
+
+
+@pytest.fixture(scope="module")
+def both() -> tuple[clf_model.TextClassifier, clf_model.TextClassifier]:
+    try:
+        return clf_model.load_classifier(runtime="torch"), clf_model.load_classifier(runtime="onnx")
+    except Exception as exc:  # noqa: BLE001 - encoder packages absent on this machine
+        pytest.skip(f"classifier unavailable: {exc}")
+
+
+@pytest.mark.slow
+def test_onnx_runtime_keeps_every_decision_of_the_torch_encoder(both) -> None:  # type: ignore[no-untyped-def]
+    torch_clf, onnx_clf = both
+    assert type(onnx_clf.encoder).__name__ == "OnnxSentenceEncoder"  # the default runtime
+    p_torch, p_onnx = torch_clf.predict(TEXTS, SPEAKERS), onnx_clf.predict(TEXTS, SPEAKERS)
+    assert onnx_clf.decide(p_onnx) == torch_clf.decide(p_torch)
+    assert float(np.abs(p_onnx - p_torch).max()) < 1e-3
+    assert "threat" in onnx_clf.decide(p_onnx)[0]  # and the threatening line is still caught
+
+
+@pytest.mark.slow
+def test_onnx_scores_do_not_depend_on_batch_neighbours(both) -> None:  # type: ignore[no-untyped-def]
+    _, onnx_clf = both
+    alone = np.vstack([onnx_clf.predict([t], [s]) for t, s in zip(TEXTS, SPEAKERS)])
+    together = onnx_clf.predict(TEXTS, SPEAKERS)  # padded to the longest in a batch
+    assert float(np.abs(alone - together).max()) < 1e-4
+    assert together.shape == (len(TEXTS), len(LABELS))
+
+
+@pytest.mark.slow
+def test_onnx_encoder_refuses_layers_it_was_not_exported_for(both) -> None:  # type: ignore[no-untyped-def]
+    _, onnx_clf = both
+    with pytest.raises(ValueError, match="exported for layers"):
+        onnx_clf.encoder.embed(["hello"], layers=(-1,))
