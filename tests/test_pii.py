@@ -103,10 +103,17 @@ def test_numbers_that_are_not_pii_are_ignored() -> None:
 
 def test_garbled_long_run_read_by_agent_is_flagged_at_lower_confidence() -> None:
     garbled = ID_VALID[:13]  # an 18-digit ID that ASR returned as 13 digits
-    [f] = _find(f"您的身份证号是 {garbled} 对吧", speaker="agent")
-    assert f.details["verified"] is False
-    assert "could not be verified" in f.explanation
-    assert 0.5 <= f.score < 0.8
+    [bare] = _find(f"好的 {garbled} 对吧", speaker="agent")
+    assert bare.details["verified"] is False
+    assert "could not be verified" in bare.explanation
+    assert 0.5 <= bare.score < 0.8
+    # named as an ID just before it, it is the ID whatever the checksum says: as sure as a validated number
+    [named] = _find(f"您的身份证号是 {garbled} 对吧", speaker="agent")
+    assert named.details["verified"] is False and "could not be verified" in named.explanation
+    assert named.score >= 0.9
+    # ... also when ASR heard 身份证号 as 身份正好 (same toneless pinyin), as on the zh_05 sample call
+    [slip] = _find(f"您的身份正好是{garbled}对吧", speaker="agent")
+    assert slip.score >= 0.9
     # a customer's unverified run is flagged only next to a context word
     assert _find(f"是 {garbled}") == []
 
