@@ -23,6 +23,7 @@ from qa.access import audit
 from qa.access.auth import PermissionDenied, Principal, require
 from qa.records import LABELS
 from qa.access.redact import PII_SPOKEN, mask_pii
+from qa.store.search import segment_text_match
 from qa.store.models import (
     AgentDay,
     Alert,
@@ -235,13 +236,12 @@ class QueuePage:
 _DIGITS = re.compile(r"[0-9０-９零〇一二两三四五六七八九幺]")
 
 
-def _search_condition(term: str, user: Principal) -> ColumnElement[bool]:
+def _search_condition(session: Session, term: str, user: Principal) -> ColumnElement[bool]:
     if len(_DIGITS.findall(term)) >= 4 and not user.can("pii"):
         # Searching for numbers would reveal masked ID/phone/card numbers call by call.
         raise PermissionDenied(user.role, "pii")
     term = _to_simplified(term.strip())
-    pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return exists().where(SegmentRow.call_id == Call.id, SegmentRow.text.ilike(pattern, escape="\\"))
+    return Call.id.in_(select(SegmentRow.call_id).where(segment_text_match(session, term)))
 
 
 def _to_simplified(text: str) -> str:
@@ -265,7 +265,7 @@ def review_queue(session: Session, user: Principal, f: Filters = Filters(), curs
     page_size = max(1, min(page_size, MAX_PAGE_SIZE))
     conds = _call_conditions(f)
     if f.search.strip():
-        conds.append(_search_condition(f.search, user))
+        conds.append(_search_condition(session, f.search, user))
     page_conds = list(conds)
     if cursor is not None:
         if cursor.risk is None:
