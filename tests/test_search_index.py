@@ -10,10 +10,12 @@ from __future__ import annotations
 import random
 from datetime import UTC, datetime
 
+import pytest
 from sqlalchemy import delete, select, text, update
 
 from qa.access.auth import Principal
 from qa.records import AudioInfo, Segment, Transcript
+from qa.store import search
 from qa.store.calls import save_transcript
 from qa.store.db import get_engine, session_scope
 from qa.store.models import Call, SegmentRow
@@ -57,7 +59,12 @@ def _check_all(url: str, texts: dict[int, list[str]]) -> None:
         assert _found(url, term) == _expected(texts, term), term
 
 
-def test_search_results_equal_substring_match_through_changes(db_url):
+@pytest.mark.parametrize("path", ["index", "common-term scan", "pair with many trigrams"])
+def test_search_results_equal_substring_match_through_changes(db_url, monkeypatch, path):
+    if path == "common-term scan":
+        monkeypatch.setattr(search, "DENSE_SEGMENTS", 0)
+    elif path == "pair with many trigrams":
+        monkeypatch.setattr(search, "MAX_PAIR_TRIGRAMS", 0)
     texts = _seed(db_url)
     assert _expected(texts, "上门") and _expected(texts, "payment plan") and not _expected(texts, "zebra")
     _check_all(db_url, texts)

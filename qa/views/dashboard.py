@@ -23,7 +23,7 @@ from qa.access import audit
 from qa.access.auth import PermissionDenied, Principal, require
 from qa.records import LABELS
 from qa.access.redact import PII_SPOKEN, mask_pii
-from qa.store.search import segment_text_match
+from qa.store.search import call_text_match
 from qa.store.models import (
     AgentDay,
     Alert,
@@ -241,7 +241,7 @@ def _search_condition(session: Session, term: str, user: Principal) -> ColumnEle
         # Searching for numbers would reveal masked ID/phone/card numbers call by call.
         raise PermissionDenied(user.role, "pii")
     term = _to_simplified(term.strip())
-    return Call.id.in_(select(SegmentRow.call_id).where(segment_text_match(session, term)))
+    return call_text_match(session, term)
 
 
 def _to_simplified(text: str) -> str:

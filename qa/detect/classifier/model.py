@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.config import Settings, get_settings
+from qa.config import Settings, get_settings, select_compute
 from qa.records import LABELS
 
 log = logging.getLogger(__name__)
@@ -102,7 +102,11 @@ def _load(folder: Path, encoder_folder: Path, settings: Settings) -> TextClassif
     current = describe_encoder(settings).get("sha256")
     if current and enc_meta.get("sha256") and current != enc_meta["sha256"]:
         log.warning("classifier head was trained on a different encoder build; scores may be off")
-    encoder = SentenceEncoder(encoder_folder, max_length=int(enc_meta["max_length"]), threads=_threads())
+    import torch
+
+    compute = select_compute(settings.classifier_device, "auto", torch.cuda.device_count())
+    encoder = SentenceEncoder(encoder_folder, max_length=int(enc_meta["max_length"]), threads=_threads(),
+                              device=compute.device)
     return TextClassifier(
         name=meta["name"],
         version=meta["version"],
