@@ -179,6 +179,24 @@ def _run_in_worker(job: FileJob, db_url: str, force: bool) -> IngestResult:
     return process_file(job, db_url, force, _worker_settings)
 
 
+def _worker_context(settings: Settings) -> multiprocessing.context.BaseContext:
+    """Fork workers from a parent that already holds the text classifier, so its weights are shared copy-on-write.
+
+    Only models that run no threads before the fork are loaded here (the torch encoder: loaded, never run in the
+    parent); each worker loads its own CTranslate2 Whisper model, whose thread pool would not survive a fork.
+    Where fork is unavailable, workers are spawned and load everything themselves.
+    """
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    from qa.detect.classifier.model import ClassifierUnavailable, load_classifier
+
+    try:
+        load_classifier(settings)
+    except ClassifierUnavailable as exc:
+        log.warning("classifier not preloaded for the workers: %s", exc)
+    return multiprocessing.get_context("fork")
+
+
 def run_batch(jobs: list[FileJob], db_url: str, force: bool = False, workers: int = 1,
               settings: Settings | None = None,
               on_result: Callable[[IngestResult], None] | None = None,
@@ -205,7 +223,7 @@ def run_batch(jobs: list[FileJob], db_url: str, force: bool = False, workers: in
     if workers <= 1 or len(jobs) <= 1:
         collect(process_file(job, db_url, force, settings) for job in jobs)
         return results
-    ctx = multiprocessing.get_context("spawn")
+    ctx = _worker_context(settings)
     crashes: Counter[Path] = Counter()
     pending = list(jobs)
     while pending:

@@ -24,7 +24,7 @@ from qa.store.models import Call, SegmentRow
 #: Database objects of the search index that the ORM models do not describe (see `include_object`).
 INDEX_OBJECTS = frozenset({"segments_fts", "segments_fts_data", "segments_fts_idx", "segments_fts_docsize",
                            "segments_fts_config", "segments_fts_content", "segments_fts_vocab",
-                           "ix_segments_tail2", "ix_segments_text_trgm", "ix_segments_grams"})
+                           "ix_segments_tail2", "ix_segments_text_trgm", "ix_segments_grams", "ix_calls_queue_order"})
 MAX_PAIR_TRIGRAMS = 2000  # a two-character term that starts more trigrams than this is left to the plain scan
 #: SQLite: a term in more segments than this is common; walking calls riskiest-first and checking each call's
 #: segments finds a page of them sooner than collecting and sorting every match (which costs ~0.3 s at 100k calls).
@@ -63,7 +63,10 @@ def _segment_conditions(session: Session, term: str) -> tuple[ColumnElement[bool
         if len(term) >= 3:
             return like, like, False  # the planner takes the pg_trgm GIN index for ILIKE (and knows how common)
         grams = cast(postgresql.array([func.lower(cast(term, Text))]), postgresql.ARRAY(Text))
-        return like, func.callqa_grams(SegmentRow.text).op("@>")(grams), False
+        # `text || ''`: the same check, but one the trigram index cannot serve (for 1-2 characters it would return
+        # every row), so the planner uses the grams index or walks calls in queue order.
+        unindexed = SegmentRow.text.concat("").ilike(pattern, escape="\\")
+        return unindexed, func.callqa_grams(SegmentRow.text).op("@>")(grams), False
     if dialect != "sqlite" or len(term) < 2:
         return like, None, False
     if len(term) >= 3:

@@ -5,7 +5,8 @@ maintained by insert/update/delete triggers on `segments`; `segments_fts_vocab` 
 searches expand to the trigrams that start with them) and `ix_segments_tail2` indexes each segment's last two
 characters (the one place a two-character term has no trigram of its own).
 PostgreSQL: a pg_trgm GIN index on segments.text serves ILIKE for terms of three or more characters; a GIN index on
-`callqa_grams(text)` (the distinct lower-cased one- and two-character grams) serves shorter terms.
+`callqa_grams(text)` (the distinct lower-cased one- and two-character grams) serves shorter terms, and
+`ix_calls_queue_order` lets a common term's search stop after one page of calls in queue order.
 The search itself is `qa.store.search.segment_text_match`.
 
 Revision ID: 0006
@@ -63,6 +64,9 @@ def upgrade() -> None:
         op.execute(f"CREATE INDEX ix_segments_text_trgm ON segments USING gin (text {schema}.gin_trgm_ops)")
         op.execute(PG_GRAMS)
         op.execute("CREATE INDEX ix_segments_grams ON segments USING gin (callqa_grams(text))")
+        # The queue's order (risk DESC NULLS LAST, id DESC) as an index, so a search that matches many calls walks
+        # calls riskiest-first and stops after a page instead of sorting every call (SQLite's planner needs no help).
+        op.execute("CREATE INDEX ix_calls_queue_order ON calls (status, risk_score DESC NULLS LAST, id DESC)")
 
 
 def downgrade() -> None:
@@ -71,6 +75,7 @@ def downgrade() -> None:
         for sql in SQLITE_DOWN:
             op.execute(sql)
     elif bind.dialect.name == "postgresql":
+        op.execute("DROP INDEX IF EXISTS ix_calls_queue_order")
         op.execute("DROP INDEX IF EXISTS ix_segments_grams")
         op.execute("DROP INDEX IF EXISTS ix_segments_text_trgm")
         op.execute("DROP FUNCTION IF EXISTS callqa_grams(text)")
