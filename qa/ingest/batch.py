@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import threading
 import time
 from collections.abc import Callable, Iterator
 from collections import Counter
@@ -179,6 +180,24 @@ def _run_in_worker(job: FileJob, db_url: str, force: bool) -> IngestResult:
     return process_file(job, db_url, force, _worker_settings)
 
 
+def _preload_classifier(settings: Settings) -> threading.Thread:
+    """Load the text classifier on a thread while the first file is decoded and transcribed (join it at the end).
+
+    Detection asks for it through the same lock, so it waits only if loading has not finished by then.
+    """
+    from qa.detect.classifier.model import load_classifier
+
+    def load() -> None:
+        try:
+            load_classifier(settings)
+        except Exception:  # noqa: BLE001 - detection loads it again when it asks, and reports why it cannot
+            pass
+
+    thread = threading.Thread(target=load, name="preload-classifier", daemon=True)
+    thread.start()
+    return thread
+
+
 def _worker_context(settings: Settings) -> multiprocessing.context.BaseContext:
     """Fork workers from a parent that already holds the text classifier, so its weights are shared copy-on-write.
 
@@ -188,11 +207,11 @@ def _worker_context(settings: Settings) -> multiprocessing.context.BaseContext:
     """
     if "fork" not in multiprocessing.get_all_start_methods():
         return multiprocessing.get_context("spawn")
-    from qa.detect.classifier.model import ClassifierUnavailable, load_classifier
+    from qa.detect.classifier.model import load_classifier
 
     try:
         load_classifier(settings)
-    except ClassifierUnavailable as exc:
+    except Exception as exc:  # noqa: BLE001 - each worker's detection reports it
         log.warning("classifier not preloaded for the workers: %s", exc)
     return multiprocessing.get_context("fork")
 
@@ -221,7 +240,9 @@ def run_batch(jobs: list[FileJob], db_url: str, force: bool = False, workers: in
                 on_result(r)
 
     if workers <= 1 or len(jobs) <= 1:
+        preload = _preload_classifier(settings)
         collect(process_file(job, db_url, force, settings) for job in jobs)
+        preload.join()
         return results
     ctx = _worker_context(settings)
     crashes: Counter[Path] = Counter()
