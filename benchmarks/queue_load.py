@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from qa.access.auth import Principal
-from qa.views import dashboard as q
 from qa.store.db import get_engine, session_scope
 from qa.store.models import Call, FindingRow, SegmentRow
+from qa.views import dashboard as q
 
 ZH = ["您好，这里是某某金融，请问是张先生吗？", "您的账单已经逾期三十天了。", "我这个月确实没钱，下个月再说。",
       "请您今天之内处理一下。", "你再不还钱，我们就上门找你家人。", "好的，我知道了，谢谢。"]

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import create_engine, text
-
 from alembic.script import ScriptDirectory
+from sqlalchemy import create_engine, text
 
 from qa.store import migrate
 from qa.store.models import Base
 from qa.store.search import include_object
-
 
 HEAD = ScriptDirectory(str(migrate.MIGRATIONS)).get_current_head()
 

@@ -70,8 +70,8 @@ def _encoder() -> Any:
 
 @lru_cache(maxsize=1)
 def _mel_basis() -> tuple[np.ndarray, int, int]:
-    from resemblyzer import hparams as hp
     import librosa
+    from resemblyzer import hparams as hp
 
     n_fft, hop = int(hp.sampling_rate * hp.mel_window_length / 1000), int(hp.sampling_rate * hp.mel_window_step / 1000)
     return librosa.filters.mel(sr=hp.sampling_rate, n_fft=n_fft, n_mels=hp.mel_n_channels), n_fft, hop

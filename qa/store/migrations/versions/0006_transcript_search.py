@@ -25,13 +25,13 @@ depends_on = None
 SQLITE_UP = [
     "CREATE VIRTUAL TABLE segments_fts USING fts5(text, content='segments', content_rowid='id', tokenize='trigram')",
     "CREATE VIRTUAL TABLE segments_fts_vocab USING fts5vocab(segments_fts, row)",
-    "CREATE TRIGGER segments_fts_ai AFTER INSERT ON segments BEGIN "
-    "INSERT INTO segments_fts(rowid, text) VALUES (new.id, new.text); END",
-    "CREATE TRIGGER segments_fts_ad AFTER DELETE ON segments BEGIN "
-    "INSERT INTO segments_fts(segments_fts, rowid, text) VALUES ('delete', old.id, old.text); END",
-    "CREATE TRIGGER segments_fts_au AFTER UPDATE OF id, text ON segments BEGIN "
-    "INSERT INTO segments_fts(segments_fts, rowid, text) VALUES ('delete', old.id, old.text); "
-    "INSERT INTO segments_fts(rowid, text) VALUES (new.id, new.text); END",
+    ("CREATE TRIGGER segments_fts_ai AFTER INSERT ON segments BEGIN "
+     "INSERT INTO segments_fts(rowid, text) VALUES (new.id, new.text); END"),
+    ("CREATE TRIGGER segments_fts_ad AFTER DELETE ON segments BEGIN "
+     "INSERT INTO segments_fts(segments_fts, rowid, text) VALUES ('delete', old.id, old.text); END"),
+    ("CREATE TRIGGER segments_fts_au AFTER UPDATE OF id, text ON segments BEGIN "
+     "INSERT INTO segments_fts(segments_fts, rowid, text) VALUES ('delete', old.id, old.text); "
+     "INSERT INTO segments_fts(rowid, text) VALUES (new.id, new.text); END"),
     "INSERT INTO segments_fts(segments_fts) VALUES ('rebuild')",
     "CREATE INDEX ix_segments_tail2 ON segments (lower(substr(text, -2)))",
 ]
