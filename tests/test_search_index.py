@@ -96,3 +96,22 @@ def test_sqlite_search_uses_the_trigram_index(tmp_path):
             plan = " | ".join(r[-1] for r in s.execute(text(f"EXPLAIN QUERY PLAN {sql}")))
             assert "segments_fts VIRTUAL TABLE INDEX" in plan, (term, plan)
             assert "SCAN segments" not in plan.replace("SCAN segments_fts", ""), (term, plan)
+
+
+def test_upgrade_indexes_transcripts_stored_before_the_index(db_url):
+    from sqlalchemy import create_engine
+
+    from qa.store import migrate
+
+    engine = create_engine(db_url)
+    migrate.upgrade(engine, "0002")
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO calls (id, content_hash, path, status, risk_score, created_at, updated_at) "
+                          "VALUES (7, 'old', '/r/old.wav', 'done', 50, '2025-01-01', '2025-01-01')"))
+        conn.execute(text("INSERT INTO segments (call_id, idx, speaker, start, \"end\", text, words) "
+                          "VALUES (7, 0, 'agent', 0, 1, '我们明天上门拜访 Payment Plan', '[]')"))
+    migrate.upgrade(engine)
+    engine.dispose()
+    for term in ("上门拜访", "上门", "payment plan", "门"):
+        assert _found(db_url, term) == {7}, term
+    assert _found(db_url, "银河") == set()
