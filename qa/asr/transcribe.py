@@ -88,12 +88,8 @@ def transcribe_mono(samples: np.ndarray, duration: float, asr: Transcriber) -> T
     guess = asr.detect_language(samples) if not is_silent(samples) else None
     if guess is None:
         return Transcript(None, "zh", duration, [], [])
-    # Diarisation (torch, numpy) runs beside the decoder (CTranslate2): both release the GIL, so on two cores the
-    # speaker turns cost little wall time on top of recognition.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        pending_turns = pool.submit(diarize, samples)
-        recognised = asr.transcribe(samples, guess.language, word_timestamps=True)  # words place speaker changes
-        turns = pending_turns.result()
+    recognised = asr.transcribe(samples, guess.language, word_timestamps=True)  # words place speaker changes
+    turns = diarize(samples)
     if not turns:
         pieces = [(0, s) for s in recognised]
     else:
