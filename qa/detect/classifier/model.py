@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.config import Settings, get_settings
+from qa.config import Settings, get_settings, select_compute
 from qa.records import LABELS
 
 log = logging.getLogger(__name__)
@@ -117,7 +117,11 @@ def _load(folder: Path, encoder_folder: Path, settings: Settings) -> TextClassif
         raise ClassifierUnavailable(
             f"{folder}: the head was trained on encoder build {enc_meta['sha256'][:12]}, but the encoder in "
             f"{encoder_folder} is {current[:12]}; retrain with `callqa train` or restore that encoder build")
-    encoder = SentenceEncoder(encoder_folder, max_length=int(enc_meta["max_length"]), threads=_threads())
+    import torch
+
+    compute = select_compute(settings.classifier_device, "auto", torch.cuda.device_count())
+    encoder = SentenceEncoder(encoder_folder, max_length=int(enc_meta["max_length"]), threads=_threads(),
+                              device=compute.device)
     return TextClassifier(
         name=meta["name"],
         version=meta["version"],
