@@ -101,7 +101,7 @@ def timed(fn: Callable[[], Any], repeat: int) -> tuple[float, float, Any]:
     return statistics.median(times), max(times), result
 
 
-def measure(url: str, repeat: int = 5) -> list[tuple[str, float, float, str]]:
+def measure(url: str, repeat: int = 5, only: str = "") -> list[tuple[str, float, float, str]]:
     user = Principal("bench", "admin")
     out = []
 
@@ -112,11 +112,17 @@ def measure(url: str, repeat: int = 5) -> list[tuple[str, float, float, str]]:
         out.append((name, med, worst, note(result)))
         return result
 
+    if only:
+        full = run
+
+        def run(name: str, fn: Callable[[Any], Any], note: Callable[[Any], str] = lambda r: "") -> Any:
+            return full(name, fn, note) if only in name else None
+
     first = run("queue: first page (50) + total", lambda s: review_queue(s, user),
                 lambda r: f"{r.total:,} calls")
-    cursor = first.next_cursor
+    cursor = first.next_cursor if first else None
     with session_scope(url) as s:  # walk 200 pages: the 10,001st call onwards
-        for _ in range(199):
+        for _ in range(199 if first else 0):
             cursor = review_queue(s, user, cursor=cursor, count=False).next_cursor
     run("queue: page 201 (keyset)", lambda s: review_queue(s, user, cursor=cursor, count=False),
         lambda r: f"risk <= {r.rows[0].risk_score}")
@@ -132,7 +138,13 @@ def measure(url: str, repeat: int = 5) -> list[tuple[str, float, float, str]]:
         lambda r: f"{len(r.rows)} on page")
     run("queue: transcript search 'payment plan' (en)",
         lambda s: review_queue(s, user, Filters(search="payment plan")), lambda r: f"{len(r.rows)} on page")
-    run("queue: search with no match (full scan)", lambda s: review_queue(s, user, Filters(search="不存在的词")),
+    run("queue: transcript search '上门找' (zh, 3 chars)", lambda s: review_queue(s, user, Filters(search="上门找")),
+        lambda r: f"{len(r.rows)} on page")
+    run("queue: search with no match (zh)", lambda s: review_queue(s, user, Filters(search="不存在的词")),
+        lambda r: f"{len(r.rows)} on page")
+    run("queue: search with no match (zh, 2 chars)", lambda s: review_queue(s, user, Filters(search="银河")),
+        lambda r: f"{len(r.rows)} on page")
+    run("queue: search with no match (en)", lambda s: review_queue(s, user, Filters(search="zebra crossing")),
         lambda r: f"{len(r.rows)} on page")
     run("overview: all calls", lambda s: overview(s, user), lambda r: f"{r.processed:,} processed")
     run("overview: team A", lambda s: overview(s, user, Filters(teams=("A",))),
@@ -148,6 +160,7 @@ def main() -> None:
     ap.add_argument("--segments", type=int, default=6, help="segments per call")
     ap.add_argument("--finding-rate", type=float, default=0.35, help="share of calls with findings")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--only", default="", help="time only the queries whose name contains this (e.g. 'search')")
     ap.add_argument("--reuse", action="store_true", help="time the existing data, do not insert")
     args = ap.parse_args()
     url = args.db or f"sqlite:///{Path(tempfile.mkdtemp(prefix='callqa-bench-')) / 'bench.db'}"
@@ -161,7 +174,7 @@ def main() -> None:
         n = s.scalar(select(func.count(Call.id)))
     print(f"timing with {n:,} calls (median and worst of {args.repeat} warm runs)\n")
     print(f"{'query':48} {'median':>9} {'worst':>9}  result")
-    for name, med, worst, note in measure(url, args.repeat):
+    for name, med, worst, note in measure(url, args.repeat, args.only):
         flag = "" if med < 1.0 else "  (over 1 s)"
         print(f"{name:48} {med * 1000:7.1f}ms {worst * 1000:7.1f}ms  {note}{flag}")
 

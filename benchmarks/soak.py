@@ -5,6 +5,11 @@ file has its own content hash; every tenth file is random bytes. At the end ever
 once: done calls with segments, corrupt ones failed with a reason, nothing missing, nothing doubled.
 
     .venv/bin/python benchmarks/soak.py [--calls 300] [--workers 2] [--db URL] [--json]
+    .venv/bin/python benchmarks/soak.py --calls 300 --ray --workers 1 2    # a local Ray cluster of 1, then 2 CPUs
+
+`--ray`: the same files through `qa.ingest.cluster.run_on_ray` on a fresh local Ray cluster started with
+`num_cpus=N` (one worker per CPU; RAY_AUTH_MODE=disabled and a temporary Ray folder: a local test cluster only),
+once per N in --workers, each into its own database; throughput and the exactly-once check per N.
 """
 
 from __future__ import annotations
@@ -46,7 +51,27 @@ def make_calls(folder: Path, count: int, seed: int = 7) -> list[Path]:
     return paths
 
 
-def soak(count: int, workers: int, db_url: str | None = None) -> dict:  # type: ignore[type-arg]
+def _on_ray(jobs: list, db_url: str, workers: int) -> list:  # type: ignore[type-arg]
+    import os
+    import shutil
+
+    import ray
+
+    from qa.config import get_settings
+    from qa.ingest.cluster import run_on_ray
+
+    ray_dir = tempfile.mkdtemp(prefix="ray", dir="/tmp")  # Ray's socket paths must stay under 108 bytes
+    os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a local cluster on this machine only
+    os.environ["RAY_TMPDIR"] = ray_dir
+    ray.init(num_cpus=workers, include_dashboard=False, log_to_driver=False, _temp_dir=ray_dir)
+    try:
+        return run_on_ray(jobs, db_url, "auto", False, get_settings())
+    finally:
+        ray.shutdown()
+        shutil.rmtree(ray_dir, ignore_errors=True)
+
+
+def soak(count: int, workers: int, db_url: str | None = None, ray: bool = False) -> dict:  # type: ignore[type-arg]
     from sqlalchemy import func, select
 
     from qa.config import get_settings
@@ -58,7 +83,8 @@ def soak(count: int, workers: int, db_url: str | None = None) -> dict:  # type: 
     db_url = db_url or f"sqlite:///{tmp / 'soak.db'}"
     files = make_calls(tmp, count)
     started = time.perf_counter()
-    results = run_batch(build_jobs(files, None, get_settings()), db_url, workers=workers)
+    jobs = build_jobs(files, None, get_settings())
+    results = _on_ray(jobs, db_url, workers) if ray else run_batch(jobs, db_url, workers=workers)
     wall = time.perf_counter() - started
     with session_scope(db_url) as s:
         stored = s.scalar(select(func.count()).select_from(Call))
@@ -70,7 +96,7 @@ def soak(count: int, workers: int, db_url: str | None = None) -> dict:  # type: 
                 Call.status == "done", ~select(SegmentRow.id).where(SegmentRow.call_id == Call.id).exists()
             )
         )
-    return {"files": count, "workers": workers, "wall_s": round(wall, 1), "calls_per_hour": round(3600 * count / wall),
+    return {"files": count, "workers": workers, "engine": "ray" if ray else "pool", "wall_s": round(wall, 1), "calls_per_hour": round(3600 * count / wall),
             "stored": stored, "distinct_hashes": distinct, "done": done, "failed": failed,
             "done_without_segments": without_segments,
             "results": {k: sum(r.status == k for r in results) for k in ("done", "skipped", "failed")}}
@@ -79,20 +105,24 @@ def soak(count: int, workers: int, db_url: str | None = None) -> dict:  # type: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--calls", type=int, default=300)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--db")
+    parser.add_argument("--workers", type=int, nargs="+", default=[2], help="worker counts, one run each")
+    parser.add_argument("--ray", action="store_true", help="run on a local Ray cluster instead of the process pool")
+    parser.add_argument("--db", help="database URL (one run only; default: a new SQLite file per run)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    report = soak(args.calls, args.workers, args.db)
-    ok = report["stored"] == report["distinct_hashes"] == args.calls and report["done_without_segments"] == 0
-    if args.json:
-        print(json.dumps(report, indent=2))
-    else:
-        print(f"{args.calls} files, {args.workers} workers: {report['wall_s']} s ({report['calls_per_hour']} calls/hour); "
-              f"stored {report['stored']} ({report['done']} done, {report['failed']} failed), "
-              f"distinct {report['distinct_hashes']}, done without segments {report['done_without_segments']}: "
-              + ("OK" if ok else "MISMATCH"))
-    raise SystemExit(0 if ok else 1)
+    all_ok = True
+    for workers in args.workers:
+        report = soak(args.calls, workers, args.db, ray=args.ray)
+        ok = report["stored"] == report["distinct_hashes"] == args.calls and report["done_without_segments"] == 0
+        all_ok &= ok
+        if args.json:
+            print(json.dumps(report, indent=2))
+        else:
+            print(f"{args.calls} files, {workers} {report['engine']} workers: {report['wall_s']} s "
+                  f"({report['calls_per_hour']} calls/hour); stored {report['stored']} ({report['done']} done, "
+                  f"{report['failed']} failed), distinct {report['distinct_hashes']}, done without segments "
+                  f"{report['done_without_segments']}: " + ("OK, each file stored exactly once" if ok else "MISMATCH"))
+    raise SystemExit(0 if all_ok else 1)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,9 @@ class Settings:
     home: Path = field(default_factory=_default_home)
     db_url: str = ""  # empty: sqlite file under `home`
     asr_model: str = "base"  # "base" = the bundled offline build; or a faster-whisper name or CT2 folder
-    asr_device: str = "auto"  # "cpu", "cuda", "auto"
-    asr_compute_type: str = "int8"
+    asr_device: str = "auto"  # "cpu", "cuda", "auto" (CUDA when a GPU is visible)
+    asr_compute_type: str = "auto"  # "auto": int8 on CPU, float16 on CUDA; or any CTranslate2 compute type
+    classifier_device: str = "auto"  # the text classifier's encoder: "cpu", "cuda", "auto" (fp16 on CUDA)
     asr_word_timestamps: bool = True
     asr_beam_size: int = 5
     asr_cpu_threads: int = 1
@@ -72,6 +73,36 @@ class Settings:
         if self.db_url:
             return self.db_url
         return f"sqlite:///{self.home / 'callqa.db'}"
+
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+@dataclass(frozen=True)
+class Compute:
+    """Where a model runs and at what precision."""
+
+    device: str  # "cpu" or "cuda"
+    compute_type: str  # "int8" on CPU by default, "float16" on CUDA
+
+
+def select_compute(device: str, compute_type: str, cuda_devices: int) -> Compute:
+    """Resolve the device/compute settings given how many CUDA devices are visible.
+
+    "auto" picks CUDA (float16) when a GPU is visible, else CPU (int8). Asking for "cuda" without one is an error
+    rather than a silent fall back to a CPU run many times slower.
+    """
+    device = device.strip().lower()
+    if device not in DEVICES:
+        raise ValueError(f"device must be one of {', '.join(DEVICES)}, not {device!r} / 设备只能是 {'、'.join(DEVICES)}")
+    if device == "auto":
+        device = "cuda" if cuda_devices > 0 else "cpu"
+    if device == "cuda" and cuda_devices <= 0:
+        raise ValueError("device 'cuda' was asked for but no CUDA GPU is visible / 指定了 cuda 设备，但未检测到 CUDA GPU")
+    compute_type = compute_type.strip().lower() or "auto"
+    if compute_type == "auto":
+        compute_type = "float16" if device == "cuda" else "int8"
+    return Compute(device, compute_type)
 
 
 _ENV_PREFIX = "CALLQA_"

@@ -9,6 +9,7 @@ from sqlalchemy import create_engine, text
 
 from qa.store import migrate
 from qa.store.models import Base
+from qa.store.search import include_object
 
 #: The newest revision of the migration scripts (the chain must have exactly one head).
 HEAD = ScriptDirectory(str(migrate.MIGRATIONS)).get_current_head()
@@ -31,7 +32,7 @@ def test_empty_database_migrates_to_the_models_schema(db_url: str) -> None:
     migrate.upgrade(engine)
     assert migrate.current_revision(engine) == _head(engine)
     with engine.connect() as conn:
-        diffs = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+        diffs = compare_metadata(MigrationContext.configure(conn, opts={"include_object": include_object}), Base.metadata)
     assert diffs == []
 
 

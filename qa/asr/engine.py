@@ -17,7 +17,7 @@ import numpy as np
 
 from qa.asr.model import ModelSpec, resolve_asr_model
 from qa.audio import RATE, is_silent
-from qa.config import Settings, get_settings
+from qa.config import Settings, get_settings, select_compute
 from qa.data import load as load_data
 from qa.records import Word
 from qa.text import to_simplified
@@ -95,12 +95,11 @@ class Transcriber:
 
         self.settings = settings or get_settings()
         self.spec: ModelSpec = resolve_asr_model(self.settings)
-        device = self.settings.asr_device
-        if device == "auto":
-            import ctranslate2
+        import ctranslate2
 
-            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-        compute = self.settings.asr_compute_type if device == "cpu" else "float16"
+        chosen = select_compute(self.settings.asr_device, self.settings.asr_compute_type,
+                                ctranslate2.get_cuda_device_count())
+        device, compute = chosen.device, chosen.compute_type
         log.info("loading ASR model %s from %s on %s/%s", self.spec.name, self.spec.path, device, compute)
         self.model = WhisperModel(
             self.spec.path, device=device, compute_type=compute,

@@ -1,5 +1,5 @@
-"""`python -m qa.cli`: the same as the `callqa` command."""
+"""`python -m qa.cli ...`: the same commands as the `callqa` console script."""
 
 from qa.cli import app
 
-app()
+app(prog_name="callqa")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import threading
 import time
 from collections.abc import Callable, Iterator
 from collections import Counter
@@ -147,6 +148,42 @@ def _run_in_worker(job: FileJob, db_url: str, force: bool) -> IngestResult:
     return process_file(job, db_url, force, _worker_settings)
 
 
+def _preload_classifier(settings: Settings) -> threading.Thread:
+    """Load the text classifier on a thread while the first file is decoded and transcribed (join it at the end).
+
+    Detection asks for it through the same lock, so it waits only if loading has not finished by then.
+    """
+    from qa.detect.engine import get_classifier
+
+    def load() -> None:
+        try:
+            get_classifier(settings)  # None for a rules-only site: nothing to load
+        except Exception:  # noqa: BLE001 - detection loads it again when it asks, and reports why it cannot
+            pass
+
+    thread = threading.Thread(target=load, name="preload-classifier", daemon=True)
+    thread.start()
+    return thread
+
+
+def _worker_context(settings: Settings) -> multiprocessing.context.BaseContext:
+    """Fork workers from a parent that already holds the text classifier, so its weights are shared copy-on-write.
+
+    Only models that run no threads before the fork are loaded here (the torch encoder: loaded, never run in the
+    parent); each worker loads its own CTranslate2 Whisper model, whose thread pool would not survive a fork.
+    Where fork is unavailable, workers are spawned and load everything themselves.
+    """
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    from qa.detect.engine import get_classifier
+
+    try:
+        get_classifier(settings)
+    except Exception as exc:  # noqa: BLE001 - each worker's detection reports it
+        log.warning("classifier not preloaded for the workers: %s", exc)
+    return multiprocessing.get_context("fork")
+
+
 def run_batch(jobs: list[FileJob], db_url: str, force: bool = False, workers: int = 1,
               settings: Settings | None = None,
               on_result: Callable[[IngestResult], None] | None = None,
@@ -171,9 +208,11 @@ def run_batch(jobs: list[FileJob], db_url: str, force: bool = False, workers: in
                 on_result(r)
 
     if workers <= 1 or len(jobs) <= 1:
+        preload = _preload_classifier(settings)
         collect(process_file(job, db_url, force, settings) for job in jobs)
+        preload.join()
         return results
-    ctx = multiprocessing.get_context("spawn")
+    ctx = _worker_context(settings)
     crashes: Counter[Path] = Counter()
     pending = list(jobs)
     while pending:

@@ -94,6 +94,24 @@ def _encoder() -> Any:
     return _resemblyzer().VoiceEncoder("cpu", verbose=False)
 
 
+@lru_cache(maxsize=1)
+def _mel_basis() -> tuple[np.ndarray, int, int]:
+    import librosa
+
+    hp = _resemblyzer().hparams
+    n_fft, hop = int(hp.sampling_rate * hp.mel_window_length / 1000), int(hp.sampling_rate * hp.mel_window_step / 1000)
+    return librosa.filters.mel(sr=hp.sampling_rate, n_fft=n_fft, n_mels=hp.mel_n_channels), n_fft, hop
+
+
+def _mel(chunk: np.ndarray) -> np.ndarray:
+    """resemblyzer's `wav_to_mel_spectrogram`, with the mel filter bank built once instead of per window."""
+    import librosa
+
+    basis, n_fft, hop = _mel_basis()
+    power = np.abs(librosa.stft(chunk, n_fft=n_fft, hop_length=hop)) ** 2
+    return (basis @ power).astype(np.float32).T
+
+
 def speech_regions(samples: np.ndarray, rate: int = RATE, threshold: float = 0.35) -> list[tuple[int, int]]:
     """Speech as (start, end) sample ranges, split at pauses of 250 ms or more.
 
@@ -120,7 +138,6 @@ def _embed_windows(samples: np.ndarray, spans: list[tuple[int, int]]) -> np.ndar
     """L2-normed GE2E embeddings of the given sample spans, each level-normalised, batched by length."""
     import torch
 
-    rz_audio = _resemblyzer().audio
     encoder = _encoder()
     target_rms = 10 ** (_TARGET_DBFS / 20)
     mels: list[np.ndarray] = []
@@ -129,7 +146,7 @@ def _embed_windows(samples: np.ndarray, spans: list[tuple[int, int]]) -> np.ndar
         rms = float(np.sqrt(np.mean(chunk**2))) if len(chunk) else 0.0
         if rms > 1e-6:
             chunk = chunk * (target_rms / rms)
-        mels.append(rz_audio.wav_to_mel_spectrogram(chunk))
+        mels.append(_mel(chunk))
     out = np.zeros((len(spans), 256), dtype=np.float32)
     by_len: dict[int, list[int]] = {}
     for i, m in enumerate(mels):

@@ -26,6 +26,16 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def
 
 
 _engine_lock = threading.Lock()
+_engines: list[Engine] = []
+
+
+def _forget_inherited_connections() -> None:
+    """In a forked child: never reuse the parent's pooled connections (the child opens its own)."""
+    for engine in _engines:
+        engine.dispose(close=False)
+
+
+os.register_at_fork(after_in_child=_forget_inherited_connections)
 
 
 def get_engine(url: str | None = None) -> Engine:
@@ -67,6 +77,7 @@ def _create_engine(url: str) -> Engine:
     migrate.ensure_schema(engine)  # serialised between processes: a file lock (SQLite) or advisory lock
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///file:"):
         secure_sqlite_file(Path(url.removeprefix("sqlite:///")).expanduser())  # -wal/-shm made by the first connect
+    _engines.append(engine)
     return engine
 
 

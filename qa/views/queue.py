@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, distinct, exists, func, or_, select, tuple_
+from sqlalchemy import Select, and_, distinct, func, or_, select, tuple_
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.elements import ColumnElement
 
@@ -15,7 +15,8 @@ from qa.access import audit
 from qa.access.auth import PermissionDenied, Principal, require
 from qa.access.redact import SearchRefused, check_search_term
 from qa.speakers.attribution import LOW_CONFIDENCE
-from qa.store.models import ACTIVE, Call, FindingRow, SegmentRow, Speaker, Verdict
+from qa.store.models import ACTIVE, Call, FindingRow, Speaker, Verdict
+from qa.store.search import call_text_match
 from qa.views.common import CHIP_LABELS, DONE, Filters, call_conditions, chip_label, team_scope
 
 MAX_PAGE_SIZE = 200
@@ -57,7 +58,7 @@ class QueuePage:
     total: int | None  # None when not counted (counting a text search would scan every segment)
 
 
-def _search_condition(term: str, user: Principal) -> ColumnElement[bool]:
+def _search_condition(session: Session, term: str, user: Principal) -> ColumnElement[bool]:
     try:
         term = check_search_term(term, user.can("pii"))
     except SearchRefused as exc:
@@ -65,9 +66,7 @@ def _search_condition(term: str, user: Principal) -> ColumnElement[bool]:
             # Any digit, written or spoken, could narrow a masked ID/phone/card number call by call.
             raise PermissionDenied(user.role, "pii") from None
         raise
-    term = _to_simplified(term)
-    pattern = "%" + term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-    return exists().where(SegmentRow.call_id == Call.id, SegmentRow.text.ilike(pattern, escape="\\"))
+    return call_text_match(session, _to_simplified(term))  # the transcript index of migration 0006
 
 
 def _to_simplified(text: str) -> str:
@@ -93,7 +92,7 @@ def review_queue(session: Session, user: Principal, f: Filters = Filters(), curs
     if f.review == "flagged" and not f.search.strip():  # a text search looks through every processed call
         conds.append(Call.flagged.is_(True))
     if f.search.strip():
-        conds.append(_search_condition(f.search, user))
+        conds.append(_search_condition(session, f.search, user))
     page_conds = list(conds)
     if cursor is not None:
         if cursor.risk is None:

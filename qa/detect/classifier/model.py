@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.config import Settings, get_settings
+from qa.config import Settings, get_settings, select_compute
 from qa.records import LABELS
 
 log = logging.getLogger(__name__)
@@ -129,8 +129,13 @@ def _load(folder: Path, encoder_folder: Path, settings: Settings, runtime: str =
             f"{encoder_folder} is {current[:12]}; retrain with `callqa train` or restore that encoder build")
     layers = tuple(int(v) for v in enc_meta["layers"])
     max_length = int(enc_meta["max_length"])
+    import ctranslate2  # asks the driver for CUDA devices without importing torch
+
+    compute = select_compute(settings.classifier_device, "auto", ctranslate2.get_cuda_device_count())
     encoder: Any
-    if runtime == "onnx":
+    if compute.device == "cuda":  # the classifier on the GPU: torch in float16 (ONNX Runtime here is CPU-only)
+        encoder = SentenceEncoder(encoder_folder, max_length=max_length, threads=_threads(), device="cuda")
+    elif runtime == "onnx":
         onnx_dir = ensure_onnx_encoder(layers, settings, max_length=max_length)
         encoder = OnnxSentenceEncoder(onnx_dir, layers, max_length=max_length, threads=_threads())
     elif runtime == "torch":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import context
 
 from qa.store.models import Base
+from qa.store.search import include_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -21,6 +22,7 @@ def run_migrations_online() -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",  # SQLite needs table rebuilds for ALTERs
         compare_type=True,
+        include_object=include_object,  # the search index (0006) is not in the models
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -3,7 +3,7 @@
 The audit log becomes append-only: triggers refuse UPDATE and DELETE on audit_log (SQLite and PostgreSQL).
 
 Revision ID: 0007
-Revises: 0005
+Revises: 0006
 Create Date: 2026-11-30
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ from alembic import op
 import qa.store.models  # noqa: F401  (custom column types)
 
 revision = '0007'
-down_revision = '0005'
+down_revision = '0006'
 branch_labels = None
 depends_on = None
 
