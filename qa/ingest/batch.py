@@ -166,24 +166,6 @@ def _preload_classifier(settings: Settings) -> threading.Thread:
     return thread
 
 
-def _worker_context(settings: Settings) -> multiprocessing.context.BaseContext:
-    """Fork workers from a parent that already holds the text classifier, so its weights are shared copy-on-write.
-
-    Only models that run no threads before the fork are loaded here (the torch encoder: loaded, never run in the
-    parent); each worker loads its own CTranslate2 Whisper model, whose thread pool would not survive a fork.
-    Where fork is unavailable, workers are spawned and load everything themselves.
-    """
-    if "fork" not in multiprocessing.get_all_start_methods():
-        return multiprocessing.get_context("spawn")
-    from qa.detect.engine import get_classifier
-
-    try:
-        get_classifier(settings)
-    except Exception as exc:  # noqa: BLE001 - each worker's detection reports it
-        log.warning("classifier not preloaded for the workers: %s", exc)
-    return multiprocessing.get_context("fork")
-
-
 def run_batch(jobs: list[FileJob], db_url: str, force: bool = False, workers: int = 1,
               settings: Settings | None = None,
               on_result: Callable[[IngestResult], None] | None = None,
@@ -212,7 +194,9 @@ def run_batch(jobs: list[FileJob], db_url: str, force: bool = False, workers: in
         collect(process_file(job, db_url, force, settings) for job in jobs)
         preload.join()
         return results
-    ctx = _worker_context(settings)
+    # Spawned, not forked: the classifier (ONNX Runtime) and Whisper (CTranslate2) run thread pools that do not
+    # survive a fork (a forked child that inherits a loaded model waits forever), so each worker loads its own.
+    ctx = multiprocessing.get_context("spawn")
     crashes: Counter[Path] = Counter()
     pending = list(jobs)
     while pending:
