@@ -151,6 +151,8 @@ def ensure_onnx_encoder(layers: tuple[int, ...], settings: Settings | None = Non
 class OnnxSentenceEncoder:
     """`SentenceEncoder.embed` for the exported layers, on ONNX Runtime (CPU)."""
 
+    device = "cpu"  # CUDA machines run the torch encoder in float16 instead (qa.detect.classifier.model)
+
     def __init__(self, folder: Path, layers: tuple[int, ...], max_length: int = 128, threads: int | None = None) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
