@@ -53,7 +53,13 @@ def _voice(segments: list[Segment], audio: DecodedAudio | None, history: CallHis
            detector: list[Finding]) -> tuple[list[Segment], list[Finding], dict[str, object]]:
     """Measure voices (when audio is given; else keep each turn's stored measures), z-score agent turns against
     the agent's baseline, and find voice-stress passages."""
-    from qa.assess.acoustics import build_baseline, load_config, measure_segments, stress_findings, zscores
+    from qa.assess.acoustics import (
+        build_baseline,
+        load_config,
+        measure_segments,
+        stress_findings,
+        zscores,
+    )
     from qa.assess.scoring import is_abuse_received
 
     raw = measure_segments(audio, segments) if audio is not None else [s.voice for s in segments]

@@ -9,7 +9,14 @@ import numpy as np
 
 from qa.asr.engine import StreamSegment, Transcriber
 from qa.audio import is_silent
-from qa.records import CallMeta, DecodedAudio, Segment, SpeakerAssignment, Transcript, Word
+from qa.records import (
+    CallMeta,
+    DecodedAudio,
+    Segment,
+    SpeakerAssignment,
+    Transcript,
+    Word,
+)
 from qa.speakers.channels import channel_streams, is_dual_mono, role_for_cluster
 
 log = logging.getLogger(__name__)

@@ -19,8 +19,9 @@ from typing import Any
 
 import numpy as np
 
+from qa.data import load_file
+from qa.data import path as data_path
 from qa.records import DecodedAudio, Finding, Segment, Word
-from qa.data import load_file, path as data_path
 
 log = logging.getLogger(__name__)
 CONFIG = data_path("voice_stress")

@@ -14,10 +14,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-
-from qa.text import PhraseSet
+from qa.data import load_file
+from qa.data import path as data_path
 from qa.records import Segment
-from qa.data import load_file, path as data_path
+from qa.text import PhraseSet
 
 CONFIG = data_path("conversation")
 Interval = tuple[float, float]

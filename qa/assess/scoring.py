@@ -10,11 +10,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-
-from qa.records import Finding, is_abuse_received
-from qa.text import fmt_offset
 from qa.config import get_settings
 from qa.data import load_file, load_or_site
+from qa.records import Finding, is_abuse_received
+from qa.text import fmt_offset
 
 
 def load_weights(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:

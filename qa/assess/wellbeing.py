@@ -14,11 +14,17 @@ from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-
 from qa.assess.compliance.packs import parse_clock
 from qa.config import get_settings
 from qa.data import load_or_site
-from qa.records import AlertSpec, CallExposure, DayResult, Finding, StoredCall, is_abuse_received
+from qa.records import (
+    AlertSpec,
+    CallExposure,
+    DayResult,
+    Finding,
+    StoredCall,
+    is_abuse_received,
+)
 
 
 def load_config(path: str | os.PathLike[str] | None = None) -> dict[str, Any]:

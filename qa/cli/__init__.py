@@ -15,4 +15,12 @@ app = typer.Typer(
 )
 
 # Registration order is the order of `callqa --help`.
-from qa.cli import transcription, detection, training, reporting, qa_forms, admin, security  # noqa: E402,F401
+from qa.cli import (  # noqa: E402,F401
+    admin,
+    detection,
+    qa_forms,
+    reporting,
+    security,
+    training,
+    transcription,
+)

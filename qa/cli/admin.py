@@ -40,8 +40,8 @@ def users_add(
     db: DbOption = None,
 ) -> None:
     """Create a dashboard user (argon2id password hash)."""
-    from qa.store.db import session_scope
     from qa.access.users import add_user
+    from qa.store.db import session_scope
 
     url = open_db(db)
     password = _read_password(password_stdin)
@@ -57,8 +57,8 @@ def users_add(
 @users_app.command("list")
 def users_list(db: DbOption = None) -> None:
     """List dashboard users."""
-    from qa.store.db import session_scope
     from qa.access.users import list_users
+    from qa.store.db import session_scope
 
     with session_scope(open_db(db)) as session:
         users = list_users(session)
@@ -74,8 +74,8 @@ def users_list(db: DbOption = None) -> None:
 @users_app.command("deactivate")
 def users_deactivate(name: str, db: DbOption = None) -> None:
     """Block a user from signing in (their open sessions end on the next click)."""
-    from qa.store.db import session_scope
     from qa.access.users import set_active
+    from qa.store.db import session_scope
 
     try:
         with session_scope(open_db(db)) as session:
@@ -93,8 +93,8 @@ def users_passwd(
     db: DbOption = None,
 ) -> None:
     """Set a new password for a user."""
-    from qa.store.db import session_scope
     from qa.access.users import set_password
+    from qa.store.db import session_scope
 
     url = open_db(db)
     password = _read_password(password_stdin)
@@ -113,8 +113,8 @@ def users_demo(
     json_out: Annotated[bool, typer.Option("--json", help="Print the accounts as JSON.")] = False,
 ) -> None:
     """Create (or reset) one demo user per role with random passwords and print them. Demo only."""
-    from qa.store.db import session_scope
     from qa.access.users import create_demo_users
+    from qa.store.db import session_scope
 
     with session_scope(open_db(db)) as session:
         accounts = create_demo_users(session)
@@ -157,8 +157,8 @@ def export_labels(
 ) -> None:
     """Write reviewers' verdicts as JSONL training labels (text, speaker, label, verdict; latest verdict per finding)."""
     from qa.access import audit
-    from qa.views.export import iter_training_labels
     from qa.store.db import session_scope
+    from qa.views.export import iter_training_labels
 
     url = open_db(db)
     n = 0

@@ -29,7 +29,13 @@ def ingest(
     cluster: Annotated[Optional[str], typer.Option(help="Run on Ray: 'auto' (running or new local cluster) or ray://HOST:PORT.")] = None,
 ) -> None:
     """Transcribe, analyse and store recordings. Re-running skips what is done and resumes what was cut off."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
 
     from qa.audio import find_recordings
     from qa.config import get_settings
@@ -99,7 +105,8 @@ def watch(
     """Ingest recordings as they arrive (complete files only); survives restarts; reports the backlog."""
     from qa.config import get_settings
     from qa.ingest.manifest import ManifestError
-    from qa.ingest.watch import WatchStatus, watch as run_watch
+    from qa.ingest.watch import WatchStatus
+    from qa.ingest.watch import watch as run_watch
 
     url = open_db(db)
     last: list[tuple[int, int]] = []
@@ -191,9 +198,9 @@ def transcribe(
 ) -> None:
     """Transcribe one file without storing it."""
     from qa.asr.engine import get_transcriber
+    from qa.asr.transcribe import transcribe_call
     from qa.audio import AudioError, decode
     from qa.records import CallMeta
-    from qa.asr.transcribe import transcribe_call
 
     try:
         audio = decode(file)
@@ -275,8 +282,8 @@ def models(
     """Build (if needed) and describe the offline models in use, with the folders they load from."""
     from qa.asr.model import ModelMissingError, resolve_asr_model
     from qa.audio import file_sha256
-    from qa.detect.classifier.model import ClassifierUnavailable, describe_classifier
     from qa.detect.classifier.encoder import EncoderUnavailable, describe_encoder
+    from qa.detect.classifier.model import ClassifierUnavailable, describe_classifier
 
     try:
         head = describe_classifier()
@@ -370,7 +377,12 @@ def eval_diarization(
 ) -> None:
     """Diarisation error rate (DER 说话人分离错误率) on mono mixes of real voices (wideband and telephone band,
     pauses and overlaps) and on real two-speaker recordings; agent identification (坐席识别) with --with-asr."""
-    from qa.asr.evaluate_speakers import build_mixes, evaluate_mix, real_recordings, summarise
+    from qa.asr.evaluate_speakers import (
+        build_mixes,
+        evaluate_mix,
+        real_recordings,
+        summarise,
+    )
 
     asr = None
     if with_asr:

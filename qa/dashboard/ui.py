@@ -188,10 +188,10 @@ def role_name(role: str) -> str:
 
 def current_user() -> Principal | None:
     """The signed-in principal, re-read from the database; None after sign-out, expiry or deactivation."""
+    import secrets
+
     from qa.access import audit
     from qa.store.db import session_scope
-
-    import secrets
 
     # one id per browser session, written on every audit row of the session
     session_id = st.session_state.setdefault("audit_session_id", secrets.token_hex(8))

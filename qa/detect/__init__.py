@@ -7,10 +7,10 @@ calibrated decision per label per utterance; every `Finding` says why it fired. 
     from qa.detect import detect_transcript, classify_items
 """
 
-from qa.detect.base import Context, DialogueDetector, Detector, Registry, Utterance
-from qa.detect.registry import default_registry
+from qa.detect.base import Context, Detector, DialogueDetector, Registry, Utterance
 from qa.detect.engine import classify_items, detect_transcript, get_classifier
 from qa.detect.fusion import Thresholds, fuse_utterance, noisy_or
+from qa.detect.registry import default_registry
 
 __all__ = [
     "Context", "Detector", "DialogueDetector", "Registry", "Thresholds", "Utterance", "classify_items",

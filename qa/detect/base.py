@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from qa.text import UtteranceText
 from qa.records import CallMeta, Finding, Role, Segment, Word
+from qa.text import UtteranceText
 
 log = logging.getLogger(__name__)
 

@@ -13,8 +13,8 @@ import numpy as np
 
 from qa.config import Settings, get_settings
 from qa.detect.base import Context, Registry, Utterance
-from qa.detect.registry import default_registry
 from qa.detect.fusion import ModelInfo, Thresholds, fuse_utterance, model_info
+from qa.detect.registry import default_registry
 from qa.records import LABELS, CallMeta, Finding, Transcript
 
 

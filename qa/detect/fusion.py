@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from qa.detect.base import Utterance, make_finding
 from qa.data import load
-from qa.text import PhraseSet
+from qa.detect.base import Utterance, make_finding
 from qa.records import LABELS, Finding
+from qa.text import PhraseSet
 
 DEFAULT_THRESHOLD = 0.5
 

@@ -14,9 +14,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-
+from qa.data import load_file
+from qa.data import path as data_path
 from qa.text import PhraseSet, normalize
-from qa.data import load_file, path as data_path
 
 CUES_PATH = data_path("lexicons/agent_cues")
 _QUOTE_CHARS = 40

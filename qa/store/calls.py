@@ -12,7 +12,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from qa.records import CallAnalysis, CallMeta, Segment, SpeakerAssignment, Transcript, Word
+from qa.records import (
+    CallAnalysis,
+    CallMeta,
+    Segment,
+    SpeakerAssignment,
+    Transcript,
+    Word,
+)
 from qa.store.models import Call, IngestionEvent, SegmentRow, Speaker, utcnow
 from qa.store.reviews import Reconciled, reconcile_findings
 

@@ -10,16 +10,16 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
-    Dialect,
-    TypeDecorator,
     Date,
     DateTime,
+    Dialect,
     Float,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship

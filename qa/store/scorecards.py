@@ -22,8 +22,8 @@ from qa.store.models import (
     CoachingAssignment,
     Dispute,
     ScoreAck,
-    ScoreChange,
     ScorecardRow,
+    ScoreChange,
     utcnow,
 )
 

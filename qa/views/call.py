@@ -17,18 +17,11 @@ from qa.access.auth import PermissionDenied, Principal, require
 from qa.access.authority import effective_by_finding, may_judge
 from qa.access.limits import check_note
 from qa.access.redact import PII_SPOKEN
-from qa.store.models import ACTIVE, CoachingNote, FindingRow, SegmentRow, Verdict
 from qa.speakers.attribution import LOW_CONFIDENCE
+from qa.store.models import ACTIVE, CoachingNote, FindingRow, SegmentRow, Verdict
 from qa.store.reviews import add_verdict
 from qa.views.common import VERDICTS, NotFound, get_call, masker
-from qa.views.i18n import (
-    Bilingual,
-    explanation,
-    label_name,
-    reason,
-    source_name,
-    subtype_name,
-)
+from qa.views.i18n import Bilingual, Named, explanation, reason
 
 
 @dataclass
@@ -41,7 +34,7 @@ class VerdictView:
 
 
 @dataclass
-class FindingView:
+class FindingView(Named):
     id: int
     label: str
     subtype: str
@@ -55,18 +48,6 @@ class FindingView:
     segment_idx: int | None
     verdicts: list[VerdictView] = field(default_factory=list)
     status: str = ACTIVE  # "superseded": no longer fires, kept for its verdicts (history, not counted)
-
-    @property
-    def label_name(self) -> Bilingual:
-        return label_name(self.label)
-
-    @property
-    def subtype_name(self) -> Bilingual:
-        return subtype_name(self.subtype)
-
-    @property
-    def source_name(self) -> Bilingual:
-        return source_name(self.source)
 
     @property
     def chip(self) -> str:

@@ -30,8 +30,8 @@ from qa.access.redact import mask_pii
 from qa.config import get_settings
 from qa.records import LABELS
 from qa.store.models import ACTIVE, Call, FindingRow, Verdict
-
 from qa.store.reviews import VERDICTS  # noqa: E402,F401  (re-exported for the pages)
+
 #: Labels shown as chips and in violation tables; "compliance" groups every compliance/<rule> label.
 CHIP_LABELS: tuple[str, ...] = (*LABELS, "compliance")
 VIOLATION_LABELS: tuple[str, ...] = ("threat", "harassment", "privacy", "compliance")

@@ -23,11 +23,11 @@ from qa.views.common import (
     latest_verdict_subquery,
     team_scope,
 )
-from qa.views.i18n import Bilingual, source_name, subtype_name
+from qa.views.i18n import Named
 
 
 @dataclass
-class Escalation:
+class Escalation(Named):
     finding_id: int
     call_id: int
     label: str
@@ -38,9 +38,6 @@ class Escalation:
     escalated_by: str
     escalated_at: datetime
 
-    @property
-    def subtype_name(self) -> Bilingual:
-        return subtype_name(self.subtype)
 
 
 @dataclass
@@ -54,7 +51,7 @@ class OpenCase:
 
 
 @dataclass
-class RuleViolations:
+class RuleViolations(Named):
     label: str  # chip label
     subtype: str
     source: str
@@ -62,13 +59,7 @@ class RuleViolations:
     confirmed: int
     calls: int
 
-    @property
-    def subtype_name(self) -> Bilingual:
-        return subtype_name(self.subtype)
 
-    @property
-    def source_name(self) -> Bilingual:
-        return source_name(self.source)
 
 
 @dataclass

@@ -105,3 +105,23 @@ def reason(value: Any) -> Bilingual:
 def named(prefix: str, slug: str) -> Bilingual:
     """`prefix:slug` from the i18n file (audit actions, alert kinds, severities, voice measures)."""
     return text(f"{prefix}:{slug}") or Bilingual(slug.replace("_", " "), slug.replace("_", " "))
+
+
+class Named:
+    """Bilingual names for a view row that carries `label`, `subtype` and/or `source` (mixed into its dataclass)."""
+
+    label: str
+    subtype: str
+    source: str
+
+    @property
+    def label_name(self) -> Bilingual:
+        return label_name(self.label)
+
+    @property
+    def subtype_name(self) -> Bilingual:
+        return subtype_name(self.subtype)
+
+    @property
+    def source_name(self) -> Bilingual:
+        return source_name(self.source)

@@ -11,7 +11,14 @@ from sqlalchemy.orm import Session
 
 from qa.access.auth import Principal, require
 from qa.store.models import ACTIVE, Call, FindingRow
-from qa.views.common import Filters, call_conditions, chip_label, hour_day, team_scope, utc_hour
+from qa.views.common import (
+    Filters,
+    call_conditions,
+    chip_label,
+    hour_day,
+    team_scope,
+    utc_hour,
+)
 from qa.views.i18n import Bilingual, label_name, source_name, subtype_name
 
 RISK_BUCKETS: tuple[int, ...] = tuple(range(0, 100, 10))

@@ -17,7 +17,14 @@ from qa.access.redact import SearchRefused, check_search_term
 from qa.speakers.attribution import LOW_CONFIDENCE
 from qa.store.models import ACTIVE, Call, FindingRow, Speaker, Verdict
 from qa.store.search import call_text_match
-from qa.views.common import CHIP_LABELS, DONE, Filters, call_conditions, chip_label, team_scope
+from qa.views.common import (
+    CHIP_LABELS,
+    DONE,
+    Filters,
+    call_conditions,
+    chip_label,
+    team_scope,
+)
 
 MAX_PAGE_SIZE = 200
 

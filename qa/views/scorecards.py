@@ -22,7 +22,12 @@ from qa.assess.forms import RESULTS, Form, coaching_library, load_forms
 from qa.config import get_settings
 from qa.store import scorecards as store
 from qa.store.models import ACTIVE, Call, FindingRow, ScorecardRow, User
-from qa.views.common import Mask, NotFound, get_call, masker  # one 'not found' for every page (the dashboard shows it)
+from qa.views.common import (  # one 'not found' for every page (the dashboard shows it)
+    Mask,
+    NotFound,
+    get_call,
+    masker,
+)
 
 
 class NotAllowed(ValueError):

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from qa.text import PhraseSet
 from qa.config import get_settings
 from qa.data import DATA_DIR, DataFileError, load_file
+from qa.text import PhraseSet
 
 BUNDLED = DATA_DIR / "packs"
 RULES = ("calling_hours", "call_frequency", "third_party_contact", "missing_disclosure", "impersonation",

@@ -13,8 +13,8 @@ from zoneinfo import ZoneInfo
 
 from qa.assess.compliance.packs import Rule, RulePack, parse_clock
 from qa.assess.conversation import is_connected
-from qa.text import PhraseSet
 from qa.records import Finding, PriorCall, Segment
+from qa.text import PhraseSet
 
 log = logging.getLogger(__name__)
 

@@ -3,8 +3,8 @@ between reviewers (Cohen's kappa, scikit-learn) and with the automatic result.""
 
 import pandas as pd
 import streamlit as st
-from qa.dashboard import ui
 
+from qa.dashboard import ui
 from qa.views import scorecards as sv
 
 user = ui.page_guard("calibration_score")

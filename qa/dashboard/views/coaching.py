@@ -3,8 +3,8 @@ and their item pass rates by week; a lead assigns coaching with example calls.""
 
 import pandas as pd
 import streamlit as st
-from qa.dashboard import ui
 
+from qa.dashboard import ui
 from qa.views import scorecards as sv
 
 user = ui.page_guard("scorecards")

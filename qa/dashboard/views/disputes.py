@@ -2,8 +2,8 @@
 reject, with a reply."""
 
 import streamlit as st
-from qa.dashboard import ui
 
+from qa.dashboard import ui
 from qa.views import scorecards as sv
 
 user = ui.page_guard("dispute_decide")

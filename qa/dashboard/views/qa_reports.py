@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 import streamlit as st
-from qa.dashboard import ui
 
+from qa.dashboard import ui
 from qa.views import scorecards as sv
 from qa.views.qa_report import write_report
 

@@ -3,8 +3,8 @@ an item; an agent acknowledges or disputes within the window."""
 
 import pandas as pd
 import streamlit as st
-from qa.dashboard import ui
 
+from qa.dashboard import ui
 from qa.views import scorecards as sv
 
 user = ui.page_guard("scorecards")

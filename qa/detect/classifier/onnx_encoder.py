@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 
-from qa.audio import file_sha256
 from qa.config import Settings, get_settings
 from qa.detect.classifier.encoder import (
     BUILD_INFO_FILE,
@@ -35,6 +34,7 @@ from qa.detect.classifier.encoder import (
     EncoderUnavailable,
     describe_encoder,
     ensure_encoder,
+    write_checksums,
 )
 
 log = logging.getLogger(__name__)
@@ -108,8 +108,7 @@ def build_onnx_encoder(source: Path | str, dest: Path, layers: tuple[int, ...], 
                 "format": "ONNX opset 17, float32, mean pooling per layer in the graph",
                 "torch_cosine_min": float(cos.min())}
         (tmp / BUILD_INFO_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
-        sums = {p.name: file_sha256(p) for p in sorted(tmp.iterdir()) if p.name != CHECKSUM_FILE}
-        (tmp / CHECKSUM_FILE).write_text("".join(f"{h}  {n}\n" for n, h in sums.items()), encoding="utf-8")
+        write_checksums(tmp)
         if _fresh(dest, source_sha, layers, max_length):  # a concurrent build finished first; keep it
             shutil.rmtree(tmp)
             return dest

@@ -194,7 +194,11 @@ class FeatureCache:
     """Encoder features for lists of texts, cached on disk by content hash (float16)."""
 
     def __init__(self, settings: Any, cache_dir: Path) -> None:
-        from qa.detect.classifier.encoder import SentenceEncoder, describe_encoder, ensure_encoder
+        from qa.detect.classifier.encoder import (
+            SentenceEncoder,
+            describe_encoder,
+            ensure_encoder,
+        )
 
         self.folder = ensure_encoder(settings)
         self.encoder_sha = describe_encoder(settings)["sha256"] or str(self.folder)

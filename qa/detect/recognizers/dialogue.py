@@ -11,11 +11,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from qa.detect.base import Context, DialogueDetector, Detector, Utterance, make_finding
 from qa.data import load
-from qa.text import PhraseSet, fmt_offset
-from qa.text import UtteranceText, amounts_to_digits
+from qa.detect.base import Context, Detector, DialogueDetector, Utterance, make_finding
 from qa.records import Finding
+from qa.text import PhraseSet, UtteranceText, amounts_to_digits, fmt_offset
 
 
 class ThirdPartyDisclosure(DialogueDetector):

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from qa.detect.base import Context, Detector, Utterance, make_finding
 from qa.data import load
-from qa.text import PhraseSet
+from qa.detect.base import Context, Detector, Utterance, make_finding
 from qa.records import Finding
+from qa.text import PhraseSet
 
 
 class PhraseDetector(Detector):

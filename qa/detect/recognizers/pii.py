@@ -16,11 +16,10 @@ from stdnum import luhn
 from stdnum.cn import ric
 from stdnum.us import ssn as us_ssn
 
-from qa.detect.base import Context, Detector, Utterance, make_finding
 from qa.data import load
-from qa.text import PhraseSet
-from qa.text import DigitRun, digit_runs
+from qa.detect.base import Context, Detector, Utterance, make_finding
 from qa.records import Finding
+from qa.text import DigitRun, PhraseSet, digit_runs
 
 # --- validators (pure functions over digit strings) ---------------------------------------------------
 
