@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from qa.store.db import session_scope
 from qa.store.models import AgentDay, Alert, FindingRow, SegmentRow
-from qa.assess.wellbeing import AgentCall, assess_day
+from qa.assess.wellbeing import AgentCall, alert_message, assess_day
 from tests.assess_helpers import add_call, assess_stored as assess, insult_to_agent
 
 SH = ZoneInfo("Asia/Shanghai")
@@ -46,6 +46,8 @@ def test_hostile_day_lowers_wellbeing_and_raises_alerts_with_evidence(db_url: st
         assert {"abuse_received", "hostile_streak", "short_recovery"} <= set(found)
         assert found["hostile_streak"].evidence["calls"] == ids[:3]
         assert "3 hostile calls in a row" in found["hostile_streak"].message
+        streak = found["hostile_streak"]
+        assert alert_message("ag1", streak.kind, streak.evidence, "zh") == "坐席 ag1 连续接到 3 通敌意电话"
         assert not alerts(s, "calm")
 
 

@@ -165,6 +165,27 @@ def _severity(value: float, spec: Mapping[str, Any]) -> str | None:
     return None
 
 
+_AGENT = {"en": "agent {agent} ", "zh": "坐席 {agent} "}
+
+
+def _message(agent_id: str, spec: Mapping[str, Any], lang: str, **fields: Any) -> str:
+    template = spec.get("message_zh") if lang == "zh" else None
+    return _AGENT[lang if template else "en"].format(agent=agent_id) + (template or spec["message"]).format(**fields)
+
+
+def alert_message(agent_id: str, kind: str, evidence: Mapping[str, Any], lang: str,
+                  cfg: Mapping[str, Any] | None = None) -> str | None:
+    """A stored alert's message in `lang`, rebuilt from its kind and evidence; None when the site's
+    configuration no longer knows the kind (the stored English message then stands)."""
+    cfg = cfg or load_config()
+    spec = cfg["alerts"].get(kind) or cfg["week_alerts"].get(kind)
+    if spec is None or "value" not in evidence:
+        return None
+    value = float(evidence["value"])
+    days = sum(v is not None for v in (evidence.get("days") or {}).values())
+    return _message(agent_id, spec, lang, value=value, index=100.0 - value, days=days)
+
+
 def day_alerts(agent_id: str, day: date, metrics: Mapping[str, Any], index: float,
                cfg: Mapping[str, Any] | None = None) -> list[AlertSpec]:
     cfg = cfg or load_config()
@@ -182,7 +203,7 @@ def day_alerts(agent_id: str, day: date, metrics: Mapping[str, Any], index: floa
             evidence["calls"] = metrics["evidence"][_EVIDENCE_FOR[kind]]
         if kind == "low_wellbeing":
             evidence["penalties"] = metrics.get("penalties", [])
-        msg = f"agent {agent_id} " + spec["message"].format(value=float(value), index=index)
+        msg = _message(agent_id, spec, "en", value=float(value), index=index)
         out.append(AlertSpec(kind, sev, msg, day, evidence))
     return out
 
@@ -205,7 +226,7 @@ def week_alerts(agent_id: str, week: Sequence[tuple[date, Mapping[str, Any]]],
             continue
         sev = _severity(float(value), spec)
         if sev:
-            msg = f"agent {agent_id} " + spec["message"].format(value=float(value), days=len(stress))
+            msg = _message(agent_id, spec, "en", value=float(value), days=len(stress))
             out.append(AlertSpec(kind, sev, msg, monday, {
                 "metric": spec["metric"], "value": round(float(value), 2), "threshold": spec["at"],
                 "days": {d.isoformat(): m.get(spec["metric"] if spec["metric"] != "stress_z_mean" else "stress_z")

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from qa.access.auth import Principal, require
 from qa.assess.scoring import is_abuse_received
+from qa.assess.wellbeing import alert_message
 from qa.records import Finding
 from qa.store.models import ACTIVE, AgentDay, Alert, Call, CoachingNote, FindingRow
 from qa.views.call import NoteView
@@ -69,7 +70,7 @@ class AlertView:
     kind: str
     severity: str
     status: str
-    message: str
+    message: Bilingual
     evidence: dict[str, Any]  # JSON as stored, masked for roles without "pii"
 
     @property
@@ -168,9 +169,12 @@ def wellbeing_view(session: Session, user: Principal, f: Filters = Filters()) ->
         alert_conds.append(or_(Alert.day.is_(None), Alert.day >= f.date_from))
     if f.date_to:
         alert_conds.append(or_(Alert.day.is_(None), Alert.day <= f.date_to))
-    alerts = [AlertView(a.id, a.agent_id, a.day, a.kind, a.severity, a.status, mask(a.message) or "",
-                        mask_json(a.evidence or {}, mask))
-              for a in session.scalars(select(Alert).where(*alert_conds).order_by(Alert.created_at.desc()).limit(500))]
+    alerts = []
+    for a in session.scalars(select(Alert).where(*alert_conds).order_by(Alert.created_at.desc()).limit(500)):
+        stored = mask(a.message) or ""
+        zh = alert_message(a.agent_id, a.kind, a.evidence or {}, "zh")
+        alerts.append(AlertView(a.id, a.agent_id, a.day, a.kind, a.severity, a.status,
+                                Bilingual(stored, mask(zh) or stored), mask_json(a.evidence or {}, mask)))
     notes = [NoteView(n.id, n.call_id, n.agent_id, n.author, mask(n.note) or "", n.at)
              for n in session.scalars(select(CoachingNote).where(CoachingNote.agent_id.in_(agents))
                                       .order_by(CoachingNote.at.desc()).limit(500))]

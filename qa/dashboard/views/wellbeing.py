@@ -72,7 +72,7 @@ if not view.alerts:
     st.info(ui.t("no_alerts"))
 for a in view.alerts:
     with st.expander(f"{ui.tr(a.severity_name)} · {a.agent_id} · {ui.tr(a.kind_name)} · {ui.fmt_dt(a.day)}"):
-        st.write(a.message)
+        st.write(ui.tr(a.message))
         if a.evidence:
             st.code(json.dumps(a.evidence, ensure_ascii=False, indent=1, default=str), language="json")
 
