@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from types import SimpleNamespace as W
-
 import numpy as np
 import pytest
 
-from qa.asr.engine import rejection_reason, utterances
-from qa.asr.evaluate import error_rate
+from qa.asr.engine import rejection_reason
 from qa.text import to_simplified
+from qa.asr.evaluate import error_rate
 from qa.records import CallMeta
 from tests.conftest import shared_file
 
@@ -191,15 +189,3 @@ def test_similar_voices_on_one_line_are_right_or_flagged_uncertain(asr) -> None:
     assert mother, [s.text for s in tr.segments]
     sure = attribution(tr)
     assert all(s.speaker == "customer" for s in mother) or (sure.uncertain and "one voice" in sure.reason)
-
-
-def _seg(words):
-    ws = [W(start=a, end=b, word=t, probability=0.9) for a, b, t in words]
-    return W(start=ws[0].start, end=ws[-1].end, text="".join(w.word for w in ws), words=ws)
-
-
-def test_a_pause_after_a_clause_cuts_but_a_stretched_first_word_stays_with_its_phrase() -> None:
-    turn = _seg([(0.0, 0.4, " Yes,"), (1.5, 1.8, " we"), (1.8, 2.0, " can.")])
-    assert [u[2] for u in utterances(turn)] == ["Yes,", "we can."]
-    stretched = _seg([(66.9, 68.1, " Thank"), (71.4, 71.6, " you"), (71.6, 72.3, " for your time.")])
-    assert [u[2] for u in utterances(stretched)] == ["Thank you for your time."]

@@ -164,11 +164,10 @@ class Transcriber:
 
 
 _SENTENCE_END = ("。", "？", "！", ".", "?", "!")
-_CLAUSE_END = _SENTENCE_END + ("，", ",", "、", "；", ";", "：", ":")
 
 
 def utterances(seg: Any, max_gap: float = 0.6, max_len: float = 12.0) -> list[tuple[float, float, str, list[Any]]]:
-    """A recognised segment cut at pauses after a clause (and at sentence ends in long runs).
+    """A recognised segment cut at pauses between its words (and at sentence ends in long runs).
 
     Only the boundaries move: every word stays, in order, with its text, so accuracy is that of the decoder.
     Whisper's segments can run across several conversational turns; the cut puts each turn at its own time."""
@@ -177,11 +176,8 @@ def utterances(seg: Any, max_gap: float = 0.6, max_len: float = 12.0) -> list[tu
         return [(seg.start, seg.end, seg.text.strip(), [])]
     groups: list[list[Any]] = [[words[0]]]
     for prev, word in zip(words, words[1:]):
-        ends_clause = prev.word.strip().endswith(_CLAUSE_END)
         long_run = word.start - groups[-1][0].start > max_len and prev.word.strip().endswith(_SENTENCE_END)
-        # Only after a clause: Whisper stretches a segment's first word over the other side's turn
-        # ("Thank" … 3 s … "you for your time"), and a cut there would split the phrase.
-        if (word.start - prev.end > max_gap and ends_clause) or long_run:
+        if word.start - prev.end > max_gap or long_run:
             groups.append([word])
         else:
             groups[-1].append(word)
