@@ -172,6 +172,12 @@ class FindingLike(Protocol):
     details: dict[str, Any] | None
 
 
+def is_model_only(f: FindingLike) -> bool:
+    """A finding the learned model raised without a rule behind it."""
+    d = f.details or {}
+    return "model_p" in d and "rule_score" not in d
+
+
 def is_abuse_received(f: FindingLike) -> bool:
     """The one definition of abuse received: threats and harassment by the customer against the agent.
 

@@ -22,7 +22,7 @@ from qa.assess.forms import (
 )
 from qa.cli import app
 from qa.pipeline import score_transcript
-from qa.records import CallMeta, Finding
+from qa.records import CallMeta, Finding, Transcript
 from tests import forms_helpers as fh
 
 CONTRACT = {"call_id", "form", "form_version", "score", "max_score", "fatal_failed", "items"}
@@ -162,7 +162,7 @@ def test_cli_scores_a_transcript_with_exactly_the_json_contract(tmp_path: Path) 
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert set(data) == CONTRACT
-    assert data["form"] == "us_collection" and data["form_version"] == 1 and data["fatal_failed"] is True
+    assert data["form"] == "us_collection" and data["form_version"] == 2 and data["fatal_failed"] is True
     for item in data["items"]:
         assert set(item) == ITEM_CONTRACT and item["result"] in ("pass", "fail", "na") and item["auto"] is True
         for ev in item["evidence"]:
@@ -180,14 +180,70 @@ def test_cli_rejects_an_unknown_form_and_a_missing_argument(tmp_path: Path) -> N
 
 
 @pytest.mark.slow
-def test_asr_transcripts_with_the_learned_model() -> None:
-    """On the stored ASR output of the recordings (not the script): en_01 passes everything, en_03 fails the
-    mini-Miranda and the fatal no-threats item."""
-    clean = score_transcript(fh.asr("en_01_clean_minimiranda"), fh.meta("en_01_clean_minimiranda"))
-    assert [i.id for i in clean.items if i.result == "fail"] == [] and not clean.fatal_failed
+@pytest.mark.parametrize("name", fh.CLEAN)
+def test_clean_calls_pass_every_applicable_item_from_their_asr_transcripts(name: str) -> None:
+    """On the stored ASR output of the recordings (`callqa transcript --json` of this build), with the learned
+    model: what a reviewer sees after ingest, not the script."""
+    card = score_transcript(fh.asr(name), fh.meta(name))
+    assert [i.id for i in card.items if i.result == "fail"] == [] and not card.fatal_failed
+    assert card.score == card.max_score > 0
+
+
+def test_asr_transcripts_of_the_risky_calls_fail_what_a_reviewer_would_fail() -> None:
     bad = score_transcript(fh.asr("en_03_threat_insult"), fh.meta("en_03_threat_insult"))
     assert bad.item("mini_miranda").result == "fail" and bad.item("no_threats").result == "fail"
     assert bad.fatal_failed
+    callback = score_transcript(fh.asr("zh_02_third_party_callback"), fh.meta("zh_02_third_party_callback"))
+    assert callback.item("no_debt_disclosure").result == "pass"
+    assert callback.item("callback_request").result == "pass"
+
+
+def _seg(speaker: str, start: float, end: float, text: str) -> dict[str, object]:
+    return {"speaker": speaker, "start": start, "end": end, "text": text, "words": []}
+
+
+def _closing(*segments: dict[str, object]) -> object:
+    opening = [_seg("agent", 0.0, 3.0, "Hi, this is Dana from Apex Recovery."), _seg("customer", 3.5, 4.5, "Yes.")]
+    tr = Transcript.from_json({"call_id": None, "language": "en", "duration": 75.0,
+                               "segments": opening + list(segments)})
+    return score_call_form(tr, [], {}, fh.meta("en_01_clean_minimiranda"), load_forms("")["us_collection"])
+
+
+def test_a_phrase_cut_by_asr_across_the_other_sides_backchannel_is_still_said() -> None:
+    """en_01 from audio: ASR stamps a stretched "Thank" early and cuts it from "you for your time", with the
+    customer's reply in between; the closing was said all the same, and the evidence shows both parts."""
+    item = _closing(_seg("agent", 66.9, 68.1, "Thank"), _seg("customer", 67.9, 70.1, "No, that's all."),
+                    _seg("agent", 71.4, 74.0, "you for your time, Michael.")).item("closing")
+    assert item.result == "pass"
+    assert [e.text for e in item.evidence] == ["Thank", "you for your time, Michael."]
+
+
+@pytest.mark.parametrize("segments", [
+    # a long pause: two separate utterances, not one phrase
+    [_seg("agent", 60.0, 61.0, "Thank"), _seg("agent", 70.0, 72.0, "you for your time.")],
+    # the other speaker finishing the words does not make the agent say them
+    [_seg("agent", 66.9, 68.1, "Thank"), _seg("customer", 68.5, 70.0, "you for your time.")],
+])
+def test_a_phrase_is_not_pieced_together_across_a_long_pause_or_another_speaker(segments) -> None:  # type: ignore[no-untyped-def]
+    assert _closing(*segments).item("closing").result == "fail"
+
+
+def test_the_learned_model_alone_fails_a_fatal_item_only_as_sure_as_it_must_be_to_flag_the_call() -> None:
+    """A model-only threat score on a polite line (en_04 from audio: p=0.64 on "reach out office") must not
+    fail the call outright; a rule hit or a model score that would flag the call does."""
+    tr = fh.scripted("en_01_clean_minimiranda")
+    form = load_forms("")["us_collection"]
+    meta = fh.meta("en_01_clean_minimiranda")
+
+    def threat(score: float, details: dict[str, float]) -> Finding:
+        return Finding("threat", "threat", "agent", 50.0, 58.0, "office", score, "model@1", "", details=details)
+
+    model_weak = threat(0.64, {"model_p": 0.64})
+    model_sure = threat(0.85, {"model_p": 0.85})
+    rule = threat(0.64, {"rule_score": 0.64})
+    assert score_call_form(tr, [model_weak], {}, meta, form).item("no_threats").result == "pass"
+    assert score_call_form(tr, [model_sure], {}, meta, form).item("no_threats").result == "fail"
+    assert score_call_form(tr, [rule], {}, meta, form).item("no_threats").result == "fail"
 
 
 def test_forms_command_lists_forms_and_rejects_a_bad_file(tmp_path: Path) -> None:

@@ -5,9 +5,10 @@ item has a weight, may be fatal (致命项: a fail zeroes the call), applies to 
 callee, language, jurisdiction, known metadata) and names how it is checked:
 
 - `said`: every phrase group in `all_of` is said by `speaker` (optionally within the first `within_s` or the
-  last `last_s` seconds);
+  last `last_s` seconds), in one segment or running on into the speaker's next one (`PHRASE_SEAM_S`);
 - `not_said`: no phrase of `any_of` is said by `speaker` and no finding of `subtypes`/`labels` is present;
-- `absent`: no finding of `labels`/`subtypes` (detector or compliance) from `speaker`;
+- `absent`: no finding of `labels`/`subtypes` (detector or compliance) from `speaker` scoring `min_score` or
+  more (`model_min_score` or more for a finding of the learned model alone);
 - `order`: a phrase of `first` comes before the first phrase of `then` (e.g. identity before the debt);
 - `measure`: a conversation measure (dotted path) is within `max`/`min`.
 
@@ -35,11 +36,13 @@ from qa.records import (  # noqa: F401  (the scorecard records are re-exported: 
     Result,
     Scorecard,
     SectionScore,
+    Segment,
     Transcript,
     apply_overrides,
+    is_model_only,
     totals,
 )
-from qa.text import PhraseSet
+from qa.text import PhraseSet, normalize
 
 CHECK_KINDS: tuple[str, ...] = ("said", "not_said", "absent", "order", "measure")
 APPLIES_KEYS: tuple[str, ...] = ("direction", "callee", "language", "jurisdiction", "meta")
@@ -68,6 +71,9 @@ class Check:
     max: float | None = None
     min: float | None = None
     min_score: float = 0.0  # absent/not_said: findings scoring lower do not fail the item
+    #: absent/not_said: a finding of the learned model alone (no rule behind it) fails the item only from this
+    #: score (None: `min_score`), e.g. the review queue's model-only minimum for a fatal item
+    model_min_score: float | None = None
 
 
 @dataclass(frozen=True)
@@ -166,12 +172,14 @@ def _check(raw: Any) -> Check:
         if not isinstance(raw.get("measure"), str) or (raw.get("max") is None and raw.get("min") is None):
             raise ValueError("a 'measure' check needs 'measure' and 'max' or 'min'")
     unknown = set(raw) - {"kind", "speaker", "within_s", "last_s", "all_of", "any_of", "first", "then", "labels",
-                          "subtypes", "measure", "max", "min", "min_score"}
+                          "subtypes", "measure", "max", "min", "min_score", "model_min_score"}
     if unknown:
         raise ValueError(f"unknown check keys {sorted(unknown)}")
     num = {k: (None if raw.get(k) is None else float(raw[k])) for k in ("within_s", "last_s", "max", "min")}
     return Check(kind=kind, speaker=speaker, groups=groups, labels=labels, subtypes=subtypes,
-                 measure=raw.get("measure"), min_score=float(raw.get("min_score", 0.0)), **num)  # type: ignore[arg-type]
+                 measure=raw.get("measure"), min_score=float(raw.get("min_score", 0.0)),
+                 model_min_score=None if raw.get("model_min_score") is None else float(raw["model_min_score"]),
+                 **num)  # type: ignore[arg-type]
 
 
 def parse_form(raw: dict[str, Any], file: str) -> Form:
@@ -318,31 +326,63 @@ def _applies(item: FormItem, form: Form, transcript: Transcript, meta: CallMeta)
     return True
 
 
+#: A phrase may run on into the same speaker's next segment when it starts within this many seconds: ASR cuts
+#: at pauses and stamps a stretched first word early ("Thank" | the customer's "No, that's all" | "you for your
+#: time"), so a phrase is looked for across that seam too, with the other side's backchannel in between.
+PHRASE_SEAM_S = 4.0
+
+
 @dataclass
 class _Hit:
-    index: int
+    index: int  # the segment where the phrase starts
     pos: int
     exact: bool
+    last: int  # the segment where it ends (the next one of the same speaker when it runs across a seam)
+
+
+def _next_same_speaker(transcript: Transcript, n: int) -> int | None:
+    segs = transcript.segments
+    for m in range(n + 1, len(segs)):
+        if segs[m].start - segs[n].end > PHRASE_SEAM_S:
+            return None
+        if segs[m].speaker == segs[n].speaker:
+            return m
+    return None
 
 
 def _find(phrases: PhraseSet, transcript: Transcript, check: Check, duration: float) -> _Hit | None:
-    """The first segment (by the check's speaker and time window) where `phrases` match."""
-    for n, seg in enumerate(transcript.segments):
-        if check.speaker and seg.speaker != check.speaker:
+    """The first segment (by the check's speaker and time window) where `phrases` match, alone or running on
+    into the speaker's next segment across a short pause."""
+    segs = transcript.segments
+
+    def eligible(seg: Segment) -> bool:
+        return not ((check.speaker and seg.speaker != check.speaker)
+                    or (check.within_s is not None and seg.start > check.within_s)
+                    or (check.last_s is not None and seg.end < duration - check.last_s))
+
+    for n, seg in enumerate(segs):
+        nxt = _next_same_speaker(transcript, n)
+        if not eligible(seg) and not (nxt is not None and eligible(segs[nxt])):
             continue
-        if check.within_s is not None and seg.start > check.within_s:
-            continue
-        if check.last_s is not None and seg.end < duration - check.last_s:
-            continue
-        hit = phrases.find(seg.text)
-        if hit:
-            return _Hit(n, hit.start, hit.how in ("literal", "pattern"))
+        if eligible(seg):
+            hit = phrases.find(seg.text)
+            if hit:
+                return _Hit(n, hit.start, hit.how in ("literal", "pattern"), n)
+        if nxt is not None:
+            head = len(normalize(seg.text))
+            hit = phrases.find(f"{seg.text} {segs[nxt].text}")
+            if hit and hit.start < head < hit.end:  # only a phrase that really runs across the seam
+                return _Hit(n, hit.start, hit.how in ("literal", "pattern"), nxt)
     return None
 
 
 def _evidence(transcript: Transcript, index: int) -> Evidence:
     seg = transcript.segments[index]
     return Evidence(seg.start, seg.end, seg.speaker, seg.text)
+
+
+def _hit_evidence(transcript: Transcript, hits: Sequence[_Hit]) -> list[Evidence]:
+    return [_evidence(transcript, i) for i in sorted({i for h in hits for i in {h.index, h.last}})]
 
 
 def _finding_evidence(f: Finding) -> Evidence:
@@ -355,6 +395,8 @@ def _matching_findings(check: Check, findings: Sequence[Finding]) -> list[Findin
         if check.speaker and f.speaker not in (None, check.speaker):
             continue
         if f.score < check.min_score:
+            continue
+        if check.model_min_score is not None and is_model_only(f) and f.score < check.model_min_score:
             continue
         if f.label in check.labels or f.subtype in check.subtypes or f.label in check.subtypes:
             out.append(f)
@@ -379,8 +421,7 @@ def _evaluate(item: FormItem, transcript: Transcript, findings: Sequence[Finding
         hits = [_find(g, transcript, check, duration) for g in check.groups]
         if all(hits):
             conf = CONF_EXACT if all(h.exact for h in hits if h) else CONF_FUZZY
-            idx = sorted({h.index for h in hits if h})
-            return "pass", conf, [_evidence(transcript, i) for i in idx], rule
+            return "pass", conf, _hit_evidence(transcript, [h for h in hits if h]), rule
         return "fail", CONF_ABSENT_PHRASE, [], rule
     if check.kind == "not_said":
         hit = _find(check.groups[0], transcript, check, duration)
@@ -389,7 +430,7 @@ def _evaluate(item: FormItem, transcript: Transcript, findings: Sequence[Finding
             best = max(found, key=lambda f: f.score)
             return "fail", best.score, [_finding_evidence(f) for f in found], best.source
         if hit:
-            return "fail", CONF_EXACT if hit.exact else CONF_FUZZY, [_evidence(transcript, hit.index)], rule
+            return "fail", CONF_EXACT if hit.exact else CONF_FUZZY, _hit_evidence(transcript, [hit]), rule
         return "pass", CONF_NO_FINDING, [], rule
     if check.kind == "absent":
         found = _matching_findings(check, findings)
@@ -401,12 +442,11 @@ def _evaluate(item: FormItem, transcript: Transcript, findings: Sequence[Finding
         first = _find(check.groups[0], transcript, check, duration)
         then = _find(check.groups[1], transcript, check, duration)
         if then is None:
-            return "pass", CONF_ABSENT_PHRASE, [_evidence(transcript, first.index)] if first else [], rule
+            return "pass", CONF_ABSENT_PHRASE, _hit_evidence(transcript, [first] if first else []), rule
         if first is not None and (first.index, first.pos) < (then.index, then.pos):
-            ev = sorted({first.index, then.index})
             return "pass", CONF_EXACT if first.exact and then.exact else CONF_FUZZY, \
-                [_evidence(transcript, i) for i in ev], rule
-        return "fail", CONF_ABSENT_PHRASE if first is None else CONF_EXACT, [_evidence(transcript, then.index)], rule
+                _hit_evidence(transcript, [first, then]), rule
+        return "fail", CONF_ABSENT_PHRASE if first is None else CONF_EXACT, _hit_evidence(transcript, [then]), rule
     value = _measure(measures, check.measure or "")
     if value is None:
         return "na", 1.0, [], f"measure:{check.measure}"

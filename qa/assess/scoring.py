@@ -12,7 +12,7 @@ from typing import Any
 
 from qa.config import get_settings
 from qa.data import load_file, load_or_site
-from qa.records import Finding, is_abuse_received
+from qa.records import Finding, is_abuse_received, is_model_only
 from qa.text import fmt_offset
 
 
@@ -151,11 +151,6 @@ def review_config(settings: Any = None) -> dict[str, Any]:
     return {"thresholds": thresholds, "model_only": model_only}
 
 
-def _is_model_only(f: Finding) -> bool:
-    d = f.details or {}
-    return "model_p" in d and "rule_score" not in d
-
-
 def review_decision(findings: Sequence[Finding], config: Mapping[str, Any] | None = None) -> ReviewDecision:
     """Flag the call when a finding reaches the review threshold of its kind (see scoring.yaml `review`).
 
@@ -167,7 +162,7 @@ def review_decision(findings: Sequence[Finding], config: Mapping[str, Any] | Non
     w = load_weights()["risk"]["findings"]
     reasons: list[dict[str, Any]] = []
     held = 0
-    model_found = {(f.segment_index, f.source): f for f in findings if _is_model_only(f)}
+    model_found = {(f.segment_index, f.source): f for f in findings if is_model_only(f)}
     for f in findings:
         kind = finding_kind(f)
         t = thresholds.get(kind) if kind else None
@@ -178,7 +173,7 @@ def review_decision(findings: Sequence[Finding], config: Mapping[str, Any] | Non
         words: list[str] | None = None
         # a compliance finding built on a model-only detector finding is only as strong as that finding
         backing = model_found.get((f.segment_index, (f.details or {}).get("detector_source")))
-        if _is_model_only(f) or backing is not None:
+        if is_model_only(f) or backing is not None:
             basis = backing or f
             if kind in (model_only.get("never") or ()) or finding_kind(basis) in (model_only.get("never") or ()):
                 held += 1

@@ -133,11 +133,6 @@ def _logit(p: Any) -> Any:
     return np.log(q / (1 - q))
 
 
-def is_model_only(f: Finding) -> bool:
-    """A finding the learned model raised without a rule behind it."""
-    return "model_p" in (f.details or {}) and "rule_score" not in (f.details or {})
-
-
 def explain(f: Finding, att: Attribution, model_name: str, model_version: str) -> tuple[str, str]:
     """(English, Chinese) explanation of a model-only finding, naming its words."""
     head_zh = f"模型 {model_name} {model_version}：p={att.p:.2f}"

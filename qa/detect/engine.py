@@ -15,7 +15,7 @@ from qa.config import Settings, get_settings
 from qa.detect.base import Context, Registry, Utterance
 from qa.detect.fusion import ModelInfo, Thresholds, fuse_utterance, model_info
 from qa.detect.registry import default_registry
-from qa.records import LABELS, CallMeta, Finding, Transcript
+from qa.records import LABELS, CallMeta, Finding, Transcript, is_model_only
 
 
 def get_classifier(settings: Settings | None = None) -> Any | None:
@@ -72,7 +72,7 @@ def _run(utts: list[Utterance], meta: CallMeta, settings: Settings, classifier: 
 
 def _with_words(classifier: Any, utt: Utterance, findings: list[Finding], info: ModelInfo) -> list[Finding]:
     """Name the words behind each model-only finding of `utt` (occlusion through the real model)."""
-    from qa.detect.attribution import attach, attribute, is_model_only
+    from qa.detect.attribution import attach, attribute
 
     labels = sorted({f.label for f in findings if is_model_only(f)})
     if not labels:
