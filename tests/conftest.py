@@ -41,6 +41,13 @@ def db_url(tmp_path: Path) -> Iterator[str]:
     schema = "t_" + uuid.uuid4().hex[:12]
     admin = create_engine(pg)
     with admin.begin() as conn:
+        # pg_trgm lives in public: created from a test's schema it would live there, and dropping that schema
+        # would cascade to the search indexes of every test running beside it (tests run in parallel).
+        conn.execute(text("SELECT pg_advisory_xact_lock(7140)"))
+        conn.execute(text("CREATE EXTENSION IF NOT EXISTS pg_trgm WITH SCHEMA public"))
+        if conn.execute(text("SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_trgm'")
+                        ).scalar() != "public":  # left in a test schema by an older run
+            conn.execute(text("ALTER EXTENSION pg_trgm SET SCHEMA public"))
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
     sep = "&" if "?" in pg else "?"
     yield f"{pg}{sep}options=-csearch_path%3D{schema}"
@@ -57,3 +64,14 @@ def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest
     from qa.config import get_settings
 
     get_settings.cache_clear()
+
+
+# The longest test files (real models end to end), started first so that parallel test processes
+# (scripts/test.sh runs one per core, a file per process) do not wait on one long file at the end.
+LONGEST_FIRST = ("test_sample_calls.py", "test_ingest.py", "test_scaleout.py", "test_asr.py", "test_wheel_install.py",
+                 "test_verdict_training.py", "test_browser_scorecards.py", "test_hf_whisper.py", "test_browser_audio.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: order within a file is kept

@@ -83,10 +83,10 @@ def test_soak_parallel_workers_store_every_call_once(shared_data, db_url: str) -
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
     from soak import soak
 
-    report = soak(count=30, workers=2, db_url=db_url)
-    assert report["stored"] == report["distinct_hashes"] == 30
-    assert report["failed"] >= 3  # every tenth file is corrupt
-    assert report["done"] >= 20
+    report = soak(count=12, workers=2, db_url=db_url)  # benchmarks/soak.py runs the 300-call version
+    assert report["stored"] == report["distinct_hashes"] == 12
+    assert report["failed"] >= 1  # every tenth file is corrupt
+    assert report["done"] >= 9
     assert report["done_without_segments"] == 0
     assert report["results"]["skipped"] == 0
 
