@@ -130,10 +130,14 @@ def test_override_dispute_accept_and_calibration(server) -> None:  # type: ignor
         lead.get_by_text("110 / 110").first.wait_for()  # the item is overturned and the score recomputed
 
         lead.get_by_role("link", name="Calibration").click()
+        lead.get_by_role("heading", name="Calibration").wait_for()  # the page has rendered before anything is typed
         lead.get_by_text("New calibration session").click()
-        lead.get_by_role("textbox", name="Session name").fill("week 45")
-        lead.get_by_role("textbox", name="Call IDs (comma-separated)").fill(str(other))
-        lead.get_by_role("textbox", name="Reviewers (comma-separated user names)").fill("rita, rob")
+        typed = {"Session name": "week 45", "Call IDs (comma-separated)": str(other),
+                 "Reviewers (comma-separated user names)": "rita, rob"}
+        for label, value in typed.items():
+            lead.get_by_role("textbox", name=label).fill(value)
+        for label, value in typed.items():  # still there (a slow rerun may not reset them)
+            sync_api.expect(lead.get_by_role("textbox", name=label)).to_have_value(value)
         lead.get_by_role("button", name="Create session").click()
         lead.get_by_text("Calibration session 1 created.").wait_for()
 
