@@ -107,8 +107,14 @@ def seed(url: str, audio_dir: Path | None = None) -> Seeded:
         s.add_all([risky, english, clean, pending])
         for i, agent in enumerate(("a1", "a2", "b1")):
             for d in range(3):
+                metrics: dict[str, object] = {"abuse_received": d}
+                if agent == "a1" and d == 2:  # penalties as an older build stored them: English reasons only
+                    metrics["penalties"] = [
+                        {"key": "hostile_streak", "reason": "hostile calls in a row", "value": 3, "points": 10.0},
+                        {"key": "abuse_received", "reason": "abuse received from customers", "value": 4,
+                         "points": 24.0}]
                 s.add(AgentDay(agent_id=agent, day=date(2025, 3, 3) + timedelta(days=d), calls=5 + d,
-                               wellbeing=80 - 15 * d if agent == "a1" else 70 + i, metrics={"abuse_received": d}))
+                               wellbeing=80 - 15 * d if agent == "a1" else 70 + i, metrics=metrics))
         s.add(Alert(agent_id="a1", kind="wellbeing_drop", severity="warning", day=date(2025, 3, 5),
                     message=f"Wellbeing fell 30 points in 3 days; a customer read out {PHONE}",
                     evidence={"calls": [1], "wellbeing": [80, 65, 50]}))

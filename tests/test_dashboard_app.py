@@ -223,6 +223,17 @@ def test_wellbeing_for_manager_shows_own_team(seeded):
     assert at.selectbox(key="wb_agent").options == ["a1", "a2"]  # team A only; b1 is team B
     text = page_text(at)
     assert "Alerts with evidence" in text
+    assert "Why a1's index is 50" in text  # the first agent is chosen: why the index is what it is
+    assert "abuse received from customers (4): −24" in text and "hostile calls in a row (3): −10" in text
+
+
+def test_wellbeing_reasons_read_in_chinese(seeded, monkeypatch):
+    monkeypatch.setenv("CALLQA_UI_LANGUAGE", "zh")
+    at = sign_in("manager").switch_page("views/wellbeing.py").run()
+    assert not at.exception
+    text = page_text(at)
+    assert "a1 的指数为何是 50" in text and "受到客户辱骂或威胁 (4): −24" in text
+    assert "abuse received" not in text
 
 
 def test_audit_page_lists_sign_ins(seeded):

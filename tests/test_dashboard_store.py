@@ -210,6 +210,12 @@ def test_wellbeing_scoped_to_manager_team(db_url):
         b1_abuse = [a for a in everyone.abuse if a.agent_id == "b1"]
         assert b1_abuse == [AbuseDay("b1", date(2025, 3, 4), abusive_findings=1, calls=1)]
         assert [x.wellbeing for x in team_a.days if x.agent_id == "a1"] == [80, 65, 50]
+        why = team_a.why["a1"]  # the latest day, its penalties largest first, in both languages
+        assert (why.day, why.wellbeing) == (date(2025, 3, 5), 50)
+        assert [(p.reason.en, p.reason.zh, p.value, p.points) for p in why.penalties] == [
+            ("abuse received from customers", "受到客户辱骂或威胁", 4, 24.0),
+            ("hostile calls in a row", "连续的敌意通话", 3, 10.0)]
+        assert team_a.why["a2"].penalties == [] and "b1" not in team_a.why
 
 
 def test_audit_log_filters(db_url):

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from qa.access.auth import Principal, require
 from qa.assess.scoring import is_abuse_received
-from qa.assess.wellbeing import alert_message
+from qa.assess.wellbeing import alert_message, load_config
 from qa.records import Finding
 from qa.store.models import ACTIVE, AgentDay, Alert, Call, CoachingNote, FindingRow
 from qa.views.call import NoteView
@@ -39,6 +39,24 @@ class AgentDayView:
     calls: int
     wellbeing: float
     metrics: dict[str, float] = field(default_factory=dict)  # the index's numeric inputs
+
+
+@dataclass
+class Penalty:
+    """One reason an agent's wellbeing index is below 100 on a day: what, how much, how many points."""
+
+    reason: Bilingual
+    value: float
+    points: float
+
+
+@dataclass
+class IndexWhy:
+    """The agent's latest wellbeing index and the penalties behind it, largest first."""
+
+    day: date
+    wellbeing: float
+    penalties: list[Penalty]
 
 
 @dataclass
@@ -91,6 +109,7 @@ class WellbeingView:
     stress: list[StressDay]
     alerts: list[AlertView]
     notes: list[NoteView]
+    why: dict[str, IndexWhy] = field(default_factory=dict)  # agent -> latest index and its penalties
 
 
 def _agent_scope(session: Session, user: Principal, f: Filters) -> dict[str, str | None]:
@@ -119,6 +138,19 @@ def _finding(row: FindingRow) -> Finding:
                    explanation=row.explanation, segment_index=row.segment_idx, details=row.details or {})
 
 
+def _index_why(row: AgentDay) -> IndexWhy:
+    """Penalty reasons in both languages from the current wellbeing configuration (by key), so days stored
+    before a reason was translated read in Chinese too; a key the site has since removed keeps its stored text."""
+    specs = load_config()["penalties"]
+    out = []
+    for p in (row.metrics or {}).get("penalties") or []:
+        spec = specs.get(p.get("key"), {})
+        en = spec.get("reason") or p.get("reason") or str(p.get("key"))
+        out.append(Penalty(Bilingual(en, spec.get("reason_zh") or p.get("reason_zh") or en),
+                           float(p.get("value") or 0), float(p.get("points") or 0)))
+    return IndexWhy(row.day, row.wellbeing, sorted(out, key=lambda x: -x.points))
+
+
 def wellbeing_view(session: Session, user: Principal, f: Filters = Filters()) -> WellbeingView:
     require(user, "wellbeing")
     scope = _agent_scope(session, user, f)
@@ -131,10 +163,12 @@ def wellbeing_view(session: Session, user: Principal, f: Filters = Filters()) ->
         day_conds.append(AgentDay.day >= f.date_from)
     if f.date_to:
         day_conds.append(AgentDay.day <= f.date_to)
+    rows = list(session.scalars(select(AgentDay).where(*day_conds).order_by(AgentDay.day, AgentDay.agent_id)))
     days = [AgentDayView(row.agent_id, scope.get(row.agent_id), row.day, row.calls, row.wellbeing,
                          {k: float(v) for k, v in (row.metrics or {}).items()
                           if isinstance(v, (int, float)) and not isinstance(v, bool)})
-            for row in session.scalars(select(AgentDay).where(*day_conds).order_by(AgentDay.day, AgentDay.agent_id))]
+            for row in rows]
+    why = {row.agent_id: _index_why(row) for row in rows}  # ordered by day: the latest day wins
 
     call_conds = call_conditions(Filters(f.date_from, f.date_to)) + team_scope(user) + [
         Call.agent_id.in_(agents), Call.started_at.is_not(None)]
@@ -179,4 +213,4 @@ def wellbeing_view(session: Session, user: Principal, f: Filters = Filters()) ->
              for n in session.scalars(select(CoachingNote).where(CoachingNote.agent_id.in_(agents))
                                       .order_by(CoachingNote.at.desc()).limit(500))]
     return WellbeingView(agents=agents, agent_team=scope, days=days, abuse=abuse, stress=stress, alerts=alerts,
-                         notes=notes)
+                         notes=notes, why=why)

@@ -67,6 +67,14 @@ with right:
             color=alt.Color("series:N", title=ui.t("series")), strokeDash="series:N",
         ), width="stretch")
 
+why = view.why.get(agent)
+if why is not None:
+    st.subheader(ui.t("wellbeing_why", agent=agent, day=ui.fmt_dt(why.day), index=f"{why.wellbeing:.0f}"))
+    if not why.penalties:
+        st.caption(ui.t("wellbeing_no_penalty"))
+    for p in why.penalties:
+        st.markdown(f"- {ui.tr(p.reason)} ({p.value:g}): −{p.points:g}")
+
 st.subheader(ui.t("alerts"))
 if not view.alerts:
     st.info(ui.t("no_alerts"))
