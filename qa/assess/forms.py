@@ -362,12 +362,12 @@ def _find(phrases: PhraseSet, transcript: Transcript, check: Check, duration: fl
 
     for n, seg in enumerate(segs):
         nxt = _next_same_speaker(transcript, n)
-        if not eligible(seg) and not (nxt is not None and eligible(segs[nxt])):
-            continue
         if eligible(seg):
             hit = phrases.find(seg.text)
             if hit:
                 return _Hit(n, hit.start, hit.how in ("literal", "pattern"), n)
+        elif nxt is None or not eligible(segs[nxt]):
+            continue
         if nxt is not None:
             head = len(normalize(seg.text))
             hit = phrases.find(f"{seg.text} {segs[nxt].text}")

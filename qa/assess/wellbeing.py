@@ -145,8 +145,7 @@ def wellbeing_index(metrics: Mapping[str, Any], cfg: Mapping[str, Any] | None = 
             continue
         pts = min(float(spec["cap"]), float(spec["per_unit"]) * max(0.0, float(value) - float(spec["free"])))
         if pts > 0:
-            applied.append({"key": key, "reason": spec["reason"], "reason_zh": spec.get("reason_zh", spec["reason"]),
-                            "value": value, "points": round(pts, 1)})
+            applied.append({"key": key, "reason": spec["reason"], "value": value, "points": round(pts, 1)})
     applied.sort(key=lambda p: -p["points"])
     return max(0.0, round(100.0 - sum(p["points"] for p in applied), 1)), applied
 

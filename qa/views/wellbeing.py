@@ -138,15 +138,14 @@ def _finding(row: FindingRow) -> Finding:
                    explanation=row.explanation, segment_index=row.segment_idx, details=row.details or {})
 
 
-def _index_why(row: AgentDay) -> IndexWhy:
-    """Penalty reasons in both languages from the current wellbeing configuration (by key), so days stored
+def _index_why(row: AgentDay, specs: dict[str, Any]) -> IndexWhy:
+    """Penalty reasons in both languages from the wellbeing configuration's `penalties` (by key), so days stored
     before a reason was translated read in Chinese too; a key the site has since removed keeps its stored text."""
-    specs = load_config()["penalties"]
     out = []
     for p in (row.metrics or {}).get("penalties") or []:
         spec = specs.get(p.get("key"), {})
         en = spec.get("reason") or p.get("reason") or str(p.get("key"))
-        out.append(Penalty(Bilingual(en, spec.get("reason_zh") or p.get("reason_zh") or en),
+        out.append(Penalty(Bilingual(en, spec.get("reason_zh") or en),
                            float(p.get("value") or 0), float(p.get("points") or 0)))
     return IndexWhy(row.day, row.wellbeing, sorted(out, key=lambda x: -x.points))
 
@@ -168,7 +167,9 @@ def wellbeing_view(session: Session, user: Principal, f: Filters = Filters()) ->
                          {k: float(v) for k, v in (row.metrics or {}).items()
                           if isinstance(v, (int, float)) and not isinstance(v, bool)})
             for row in rows]
-    why = {row.agent_id: _index_why(row) for row in rows}  # ordered by day: the latest day wins
+    latest = {row.agent_id: row for row in rows}  # ordered by day: the latest day wins
+    specs = load_config()["penalties"]
+    why = {agent: _index_why(row, specs) for agent, row in latest.items()}
 
     call_conds = call_conditions(Filters(f.date_from, f.date_to)) + team_scope(user) + [
         Call.agent_id.in_(agents), Call.started_at.is_not(None)]
