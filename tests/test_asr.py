@@ -100,7 +100,7 @@ def test_models_command_names_the_exact_weights() -> None:
     result = CliRunner().invoke(app, ["models", "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert set(data) == {"asr", "encoder", "classifier"}
+    assert set(data) == {"asr", "encoder", "classifier", "speakers"}
     for spec in data.values():
         assert Path(spec["path"]).is_dir() and len(spec["sha256"]) == 64
     assert data["asr"]["sha256"] == "d01c3014881c9c6f3133c182f3d2887eb6ca1c789a7538c5c007196857a0a6a9"

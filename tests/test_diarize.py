@@ -140,13 +140,30 @@ def test_short_speech_is_one_speaker() -> None:
     assert turns and {t.cluster for t in turns} == {0}
 
 
-def test_diarizer_import_prints_no_deprecation_warnings():
-    """webrtcvad's pkg_resources notice (one per `ingest`/`transcribe` process) never reaches the user."""
+def test_diarising_a_call_loads_neither_torch_nor_resemblyzer():
+    """The speaker encoder runs on ONNX Runtime: a mono call's process never pays for torch (~150 MB, ~1 s)."""
     import subprocess
     import sys
     from pathlib import Path
 
-    code = "from qa.speakers.diarize import _resemblyzer; _resemblyzer(); import warnings; warnings.warn('still on')"
+    code = ("import sys; from qa.audio import decode; from qa.speakers.diarize import diarize; "
+            "x = decode('recordings_sample/zh_02_third_party_callback.flac').mono()[:16000 * 20]; "
+            "d = diarize(x); assert d.turns, 'no turns'; "
+            "print(sorted(m for m in ('torch', 'resemblyzer') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "[]", result.stdout
+
+
+def test_building_the_speaker_encoder_prints_no_deprecation_warnings():
+    """webrtcvad's pkg_resources notice (resemblyzer is imported to build the ONNX encoder) never reaches the user."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = ("from qa.speakers.voice_encoder import _torch_encoder; _torch_encoder(); "
+            "import warnings; warnings.warn('still on')")
     result = subprocess.run([sys.executable, "-W", "default", "-c", code], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parents[1])
     assert result.returncode == 0, result.stderr[-2000:]

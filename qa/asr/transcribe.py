@@ -95,11 +95,15 @@ def transcribe_mono(samples: np.ndarray, duration: float, asr: Transcriber) -> T
     from qa.speakers.diarize import diarize
     from qa.speakers.roles import identify_agent
 
-    guess = asr.detect_language(samples) if not is_silent(samples) else None
-    if guess is None:
+    if is_silent(samples):
         return Transcript(None, "zh", duration, [], [])
-    recognised = asr.transcribe(samples, guess.language, word_timestamps=True)  # words place speaker changes
-    diarization = diarize(samples)
+    # Diarisation runs on a second core while Whisper decodes on the first (CTranslate2 and torch both release
+    # the GIL): on a mono call it then costs little wall time beyond the recognition itself.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="diarize") as pool:
+        pending = pool.submit(diarize, samples)
+        guess = asr.detect_language(samples)
+        recognised = asr.transcribe(samples, guess.language, word_timestamps=True)  # words place speaker changes
+        diarization = pending.result()
     turns = diarization.turns
     if not turns:
         pieces = [(0, s) for s in recognised]

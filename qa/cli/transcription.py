@@ -284,14 +284,16 @@ def models(
     from qa.audio import file_sha256
     from qa.detect.classifier.encoder import EncoderUnavailable, describe_encoder
     from qa.detect.classifier.model import ClassifierUnavailable, describe_classifier
+    from qa.speakers.voice_encoder import VoiceEncoderUnavailable, describe_voice_encoder
 
     try:
         head = describe_classifier()
         data = {"asr": resolve_asr_model().to_json(), "encoder": describe_encoder(),
                 "classifier": {"name": f"{head['name']}@{head['version']}", "path": head["path"],
                                "sha256": file_sha256(Path(head["path"]) / "head.npz"),
-                               "thresholds": head["thresholds"]}}
-    except (ModelMissingError, EncoderUnavailable, ClassifierUnavailable) as exc:
+                               "thresholds": head["thresholds"]},
+                "speakers": describe_voice_encoder()}
+    except (ModelMissingError, EncoderUnavailable, ClassifierUnavailable, VoiceEncoderUnavailable) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
     if as_json:

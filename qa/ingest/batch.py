@@ -148,11 +148,13 @@ def _run_in_worker(job: FileJob, db_url: str, force: bool) -> IngestResult:
     return process_file(job, db_url, force, _worker_settings)
 
 
-def _preload_classifier(settings: Settings) -> threading.Thread:
-    """Load the text classifier on a thread while the first file is decoded and transcribed (join it at the end).
+def _preload_models(settings: Settings) -> threading.Thread:
+    """Load the text classifier and librosa's voice-measure kernels on a thread while the first file is decoded
+    and transcribed (join it at the end): on a one-file ingest they load on the core Whisper leaves idle.
 
-    Detection asks for it through the same lock, so it waits only if loading has not finished by then.
+    Detection asks for the classifier through the same lock, so it waits only if loading has not finished.
     """
+    from qa.assess.acoustics import warm_up
     from qa.detect.engine import get_classifier
 
     def load() -> None:
@@ -160,8 +162,12 @@ def _preload_classifier(settings: Settings) -> threading.Thread:
             get_classifier(settings)  # None for a rules-only site: nothing to load
         except Exception:  # noqa: BLE001 - detection loads it again when it asks, and reports why it cannot
             pass
+        try:
+            warm_up()
+        except Exception:  # noqa: BLE001 - voice measures report their own failures per turn
+            pass
 
-    thread = threading.Thread(target=load, name="preload-classifier", daemon=True)
+    thread = threading.Thread(target=load, name="preload-models", daemon=True)
     thread.start()
     return thread
 
@@ -190,7 +196,7 @@ def run_batch(jobs: list[FileJob], db_url: str, force: bool = False, workers: in
                 on_result(r)
 
     if workers <= 1 or len(jobs) <= 1:
-        preload = _preload_classifier(settings)
+        preload = _preload_models(settings)
         collect(process_file(job, db_url, force, settings) for job in jobs)
         preload.join()
         return results

@@ -4,7 +4,7 @@ Shape of the algorithm (CPU-cheap: it runs on every mono call):
 
 1. Silero VAD (bundled with faster-whisper) finds speech regions, with short silences kept apart so that
    turn-taking pauses become region boundaries.
-2. resemblyzer's bundled GE2E encoder embeds overlapping windows (1.5 s, hop 0.5 s) inside speech regions;
+2. resemblyzer's bundled GE2E encoder (`qa.speakers.voice_encoder`, on ONNX Runtime) embeds overlapping windows (1.5 s, hop 0.5 s) inside speech regions;
    each window's audio is level-normalised first, because the encoder's mel input is not logarithmic and a
    loud and a quiet stretch of one voice would otherwise look like two speakers.
 3. The windows are clustered into two groups (agglomerative, cosine, average linkage, then refined by two
@@ -22,12 +22,19 @@ Clusters are numbered by first appearance: cluster 0 is whoever speaks first.
 from __future__ import annotations
 
 import logging
-import warnings
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 import numpy as np
+
+from qa.speakers.voice_encoder import (
+    EMBEDDING_SIZE,
+    MEL_CHANNELS,
+    MEL_STEP_MS,
+    MEL_WINDOW_MS,
+    SAMPLING_RATE,
+    get_voice_encoder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -69,38 +76,11 @@ class Diarization:
 
 
 @lru_cache(maxsize=1)
-def _resemblyzer() -> Any:
-    """The resemblyzer package, imported once with only webrtcvad's pkg_resources deprecation notice hidden.
-
-    webrtcvad (a resemblyzer dependency) does `import pkg_resources`, which warns on every process start;
-    that notice (and resemblyzer's own deprecated scipy import) is about third-party imports and tells a
-    user nothing, so each is filtered by message, category and module here and nowhere else. Every other
-    warning still shows.
-    """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="pkg_resources is deprecated", category=UserWarning,
-                                module="webrtcvad")
-        warnings.filterwarnings("ignore", message="Please import `binary_dilation`", category=DeprecationWarning,
-                                module="resemblyzer.audio")  # resemblyzer imports a deprecated scipy path
-        import resemblyzer
-        import resemblyzer.audio  # noqa: F401 - the submodule that imports webrtcvad
-
-        return resemblyzer
-
-
-@lru_cache(maxsize=1)
-def _encoder() -> Any:
-    """resemblyzer's bundled GE2E encoder, loaded once per process."""
-    return _resemblyzer().VoiceEncoder("cpu", verbose=False)
-
-
-@lru_cache(maxsize=1)
 def _mel_basis() -> tuple[np.ndarray, int, int]:
     import librosa
 
-    hp = _resemblyzer().hparams
-    n_fft, hop = int(hp.sampling_rate * hp.mel_window_length / 1000), int(hp.sampling_rate * hp.mel_window_step / 1000)
-    return librosa.filters.mel(sr=hp.sampling_rate, n_fft=n_fft, n_mels=hp.mel_n_channels), n_fft, hop
+    n_fft, hop = SAMPLING_RATE * MEL_WINDOW_MS // 1000, SAMPLING_RATE * MEL_STEP_MS // 1000
+    return librosa.filters.mel(sr=SAMPLING_RATE, n_fft=n_fft, n_mels=MEL_CHANNELS), n_fft, hop
 
 
 def _mel(chunk: np.ndarray) -> np.ndarray:
@@ -136,9 +116,7 @@ def _window_starts(start: int, end: int, win: int, hop: int) -> list[int]:
 
 def _embed_windows(samples: np.ndarray, spans: list[tuple[int, int]]) -> np.ndarray:
     """L2-normed GE2E embeddings of the given sample spans, each level-normalised, batched by length."""
-    import torch
-
-    encoder = _encoder()
+    encoder = get_voice_encoder()
     target_rms = 10 ** (_TARGET_DBFS / 20)
     mels: list[np.ndarray] = []
     for a, b in spans:
@@ -147,16 +125,14 @@ def _embed_windows(samples: np.ndarray, spans: list[tuple[int, int]]) -> np.ndar
         if rms > 1e-6:
             chunk = chunk * (target_rms / rms)
         mels.append(_mel(chunk))
-    out = np.zeros((len(spans), 256), dtype=np.float32)
+    out = np.zeros((len(spans), EMBEDDING_SIZE), dtype=np.float32)
     by_len: dict[int, list[int]] = {}
     for i, m in enumerate(mels):
         by_len.setdefault(m.shape[0], []).append(i)
-    with torch.inference_mode():
-        for idx in by_len.values():
-            for k in range(0, len(idx), 64):
-                part = idx[k:k + 64]
-                batch = torch.from_numpy(np.stack([mels[i] for i in part]))
-                out[part] = encoder(batch).numpy()
+    for idx in by_len.values():
+        for k in range(0, len(idx), 64):
+            part = idx[k:k + 64]
+            out[part] = encoder(np.stack([mels[i] for i in part]))
     return out
 
 
