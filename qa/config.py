@@ -30,6 +30,11 @@ class Settings:
     asr_beam_size: int = 5
     asr_cpu_threads: int = 1
     asr_batch_size: int = 0  # >0: faster-whisper batched inference over VAD chunks (faster, less accurate); 0: sequential
+    # A mono recording of at least 2 x `asr_min_part_s` seconds is cut at pauses into this many parts that Whisper
+    # decodes side by side (CTranslate2 runs them on separate cores); 1: one stream. Batch ingest with several
+    # worker processes uses 1, since its workers already fill the cores.
+    asr_mono_parts: int = 2
+    asr_min_part_s: float = 45.0
     # Opt-in site names (company, product), comma-separated, passed to Whisper as hotwords. Empty by default:
     # collection vocabulary in a prompt makes Whisper write it into calls that never said it.
     asr_site_vocabulary: str = ""

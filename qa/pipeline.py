@@ -15,6 +15,7 @@ stress -> conversation measures -> compliance rule pack -> call risk and complai
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Any
 
@@ -49,20 +50,13 @@ def transcribe(audio: DecodedAudio, meta: CallMeta, settings: Settings, transcri
     return transcript, asr.spec.name
 
 
-def _voice(segments: list[Segment], audio: DecodedAudio | None, history: CallHistory,
+def _voice(segments: list[Segment], raw: list[dict[str, Any] | None], history: CallHistory,
            detector: list[Finding]) -> tuple[list[Segment], list[Finding], dict[str, object]]:
-    """Measure voices (when audio is given; else keep each turn's stored measures), z-score agent turns against
-    the agent's baseline, and find voice-stress passages."""
-    from qa.assess.acoustics import (
-        build_baseline,
-        load_config,
-        measure_segments,
-        stress_findings,
-        zscores,
-    )
+    """Z-score agent turns' voice measures (`raw`, one per segment) against the agent's baseline, and find
+    voice-stress passages."""
+    from qa.assess.acoustics import build_baseline, load_config, stress_findings, zscores
     from qa.assess.scoring import is_abuse_received
 
-    raw = measure_segments(audio, segments) if audio is not None else [s.voice for s in segments]
     baseline = build_baseline(history.agent_voice)
     core = list(load_config()["flag"]["core"])
     arousal: list[float] = []
@@ -139,6 +133,7 @@ def analyze(source: DecodedAudio | Transcript, meta: CallMeta, history: CallHist
     `call_id`: the stored call's id, when there is one (named in explanations and logs).
     `form_id`: score against this QA form (FormError if it cannot be used); None: the form that applies.
     """
+    from qa.assess.acoustics import measure_segments
     from qa.assess.conversation import measure
     from qa.assess.scoring import review_config, review_decision, score_call
     from qa.assess.wellbeing import call_exposure
@@ -158,10 +153,14 @@ def analyze(source: DecodedAudio | Transcript, meta: CallMeta, history: CallHist
     if audio is not None:  # the recording's length, as stored on the call (measures and rules use it)
         transcript = replace(transcript, duration=float(audio.info.duration))
 
-    detector = list(detected) if detected is not None else detect_transcript(transcript, meta, settings,
-                                                                             classifier=classifier,
-                                                                             use_model=use_model)
-    segments, stress, voice_summary = _voice(transcript.segments, audio, history, detector)
+    # Voice measures (pyin over the recording) run beside text detection: neither needs the other's result.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="voice") as pool:
+        measured = pool.submit(measure_segments, audio, transcript.segments) if audio is not None else None
+        detector = list(detected) if detected is not None else detect_transcript(transcript, meta, settings,
+                                                                                 classifier=classifier,
+                                                                                 use_model=use_model)
+        raw = measured.result() if measured is not None else [s.voice for s in transcript.segments]
+    segments, stress, voice_summary = _voice(transcript.segments, raw, history, detector)
     transcript = replace(transcript, segments=segments)
     conv = measure(segments, transcript.duration)
     measures = conv.to_json()

@@ -189,3 +189,44 @@ def test_similar_voices_on_one_line_are_right_or_flagged_uncertain(asr) -> None:
     assert mother, [s.text for s in tr.segments]
     sure = attribution(tr)
     assert all(s.speaker == "customer" for s in mother) or (sure.uncertain and "one voice" in sure.reason)
+
+
+def test_long_mono_recordings_are_cut_in_pauses_only() -> None:
+    """The cut that lets two cores decode one mono call falls in a pause, never in speech; short calls stay whole."""
+    from qa.asr.transcribe import pause_cuts
+
+    rng = np.random.default_rng(0)
+    speech = (0.2 * rng.standard_normal(RATE * 100)).astype(np.float32)
+    speech[RATE * 47:RATE * 47 + RATE // 2] *= 0.001  # a half-second pause a little before the middle
+    speech[RATE * 20:RATE * 21] *= 0.001  # a longer pause far from the middle is not a candidate
+    (cut,) = pause_cuts(speech, parts=2, min_part_s=30)
+    assert RATE * 47 <= cut <= RATE * 47 + RATE // 2
+    assert pause_cuts(speech, parts=2, min_part_s=60) == []  # 100 s < 2 x 60 s: one stream
+    assert pause_cuts(speech, parts=1, min_part_s=1) == []
+    cuts = pause_cuts(speech, parts=4, min_part_s=10)
+    assert len(cuts) == 3 and cuts == sorted(cuts)
+
+
+@pytest.mark.slow
+def test_mono_call_decoded_in_two_parts_keeps_every_turn_once(asr) -> None:  # type: ignore[no-untyped-def]
+    """A long mono mix of two real voices, decoded as two parts side by side: every turn reaches the transcript,
+    once, in time order, with both roles."""
+    from dataclasses import replace
+
+    from qa.asr.engine import get_transcriber
+    from qa.asr.evaluate import speech_coverage
+    from qa.asr.evaluate_speakers import VOICES, build_mix, load_voice
+    from qa.asr.transcribe import pause_cuts, transcribe_mono
+
+    folder = shared_file("speech_more/manifest.tsv").parent
+    agent = load_voice("aishell-S0150", "female", [folder / f for f in VOICES["aishell-S0150"][1][:4]])
+    customer = load_voice("sensevoice-reader", "male", [folder / f for f in VOICES["sensevoice-reader"][1]])
+    mix = build_mix(agent, customer, seed=1, turns=10, telephone=True)
+    split = get_transcriber(replace(asr.settings, asr_mono_parts=2, asr_min_part_s=10.0))
+    assert pause_cuts(mix.samples, 2, 10.0), "the mix is long enough to be cut"
+    tr = transcribe_mono(mix.samples, len(mix.samples) / RATE, split)
+    assert speech_coverage([(a, b) for a, b, _ in mix.turns], [(s.start, s.end) for s in tr.segments]) >= 0.9
+    starts = [s.start for s in tr.segments]
+    assert starts == sorted(starts)
+    assert all(a.end <= b.start + 0.05 for a, b in zip(tr.segments, tr.segments[1:]))  # nothing decoded twice
+    assert {s.speaker for s in tr.segments} == {"agent", "customer"}

@@ -53,3 +53,27 @@ def test_onnx_encoder_refuses_layers_it_was_not_exported_for(both) -> None:  # t
     _, onnx_clf = both
     with pytest.raises(ValueError, match="exported for layers"):
         onnx_clf.encoder.embed(["hello"], layers=(-1,))
+
+
+def test_sentencepiece_tokens_match_the_tokenizer_json_they_were_built_from() -> None:
+    """The runtime tokenizer (SentencePiece, written from tokenizer.json at build time) gives the ids the encoder
+    was trained with: identical on the verification sentences and on all but ties in the corpus."""
+    import json
+    from pathlib import Path
+
+    from tokenizers import Tokenizer
+
+    from qa.detect.classifier.encoder import QUERY_PREFIX, VERIFY_SENTENCES
+    from qa.detect.classifier.onnx_encoder import OnnxSentenceEncoder, ensure_onnx_encoder
+
+    folder = ensure_onnx_encoder((6, 9, 12))
+    ours = OnnxSentenceEncoder(folder, (6, 9, 12)).tokenizer
+    reference = Tokenizer.from_file(str(folder / "tokenizer.json"))
+    corpus = Path(__file__).resolve().parents[1] / "qa" / "data" / "corpus" / "collection_corpus.jsonl"
+    lines = [json.loads(row)["text"] for row in corpus.read_text(encoding="utf-8").splitlines() if row.strip()]
+    texts = [QUERY_PREFIX + t for t in [*VERIFY_SENTENCES, *TEXTS[:-1], *lines]]
+    expected = [e.ids for e in reference.encode_batch(texts)]
+    got = [[0, *ids, 2] for ids in ours.encode(texts)]
+    assert got[: len(VERIFY_SENTENCES) + len(TEXTS) - 1] == expected[: len(VERIFY_SENTENCES) + len(TEXTS) - 1]
+    same = sum(a == b for a, b in zip(got, expected))
+    assert same >= 0.999 * len(texts), f"{len(texts) - same} of {len(texts)} lines tokenised differently"

@@ -28,6 +28,7 @@ _DATA = load_data("asr")
 _HALLUCINATIONS = [p.lower() for p in _DATA["hallucination_phrases"]]
 _GUARDS = _DATA["guards"]
 SUPPORTED = ("zh", "en")
+LANGUAGE_WINDOW_S = 180.0  # language detection reads at most this much of a stream
 _ZH_LIKE = {"zh", "yue"}  # Whisper sometimes labels telephone Mandarin as Cantonese
 
 
@@ -103,7 +104,7 @@ class Transcriber:
         log.info("loading ASR model %s from %s on %s/%s", self.spec.name, self.spec.path, device, compute)
         self.model = WhisperModel(
             self.spec.path, device=device, compute_type=compute,
-            cpu_threads=self.settings.asr_cpu_threads, num_workers=2,
+            cpu_threads=self.settings.asr_cpu_threads, num_workers=max(2, self.settings.asr_mono_parts),
         )
         self.english_only = not self.model.model.is_multilingual
         self.batched = BatchedInferencePipeline(self.model) if self.settings.asr_batch_size > 0 else None
@@ -115,8 +116,10 @@ class Transcriber:
         forced = self.settings.language
         if forced in SUPPORTED:
             return LanguageGuess(forced, 1.0)
+        # Whisper looks at the first one or two 30-s windows of speech; the VAD that finds them need not read
+        # the rest of a long call (it took ~1 s and ~60 MB per 10 minutes).
         _, _, probs = self.model.detect_language(
-            samples, vad_filter=True, language_detection_segments=2
+            samples[: int(LANGUAGE_WINDOW_S * RATE)], vad_filter=True, language_detection_segments=2
         )
         zh = sum(p for lang, p in probs if lang in _ZH_LIKE)
         en = sum(p for lang, p in probs if lang == "en")
@@ -193,7 +196,7 @@ def site_vocabulary(settings: Settings) -> str:
     return "，".join(names)
 
 
-_transcribers: dict[tuple[str, str, str, int, int, str], Transcriber] = {}
+_transcribers: dict[tuple[str, str, str, int, int, str, int, float], Transcriber] = {}
 _transcribers_lock = threading.Lock()
 
 
@@ -201,7 +204,7 @@ def get_transcriber(settings: Settings | None = None) -> Transcriber:
     """The process-wide Transcriber for these settings (the model is loaded once per worker)."""
     settings = settings or get_settings()
     key = (settings.asr_model, settings.asr_device, settings.asr_compute_type, settings.asr_cpu_threads,
-           settings.asr_batch_size, settings.asr_site_vocabulary)
+           settings.asr_batch_size, settings.asr_site_vocabulary, settings.asr_mono_parts, settings.asr_min_part_s)
     with _transcribers_lock:
         if key not in _transcribers:
             _transcribers[key] = Transcriber(settings)

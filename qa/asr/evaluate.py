@@ -121,7 +121,7 @@ def long_form_clip(clips: list[Clip], language: str, minutes: float = 6.0, seed:
             total += len(pause) + len(audio[c.name])
     samples = telephone_band(np.concatenate(parts + [np.zeros(RATE, dtype=np.float32)]))
     sep = "" if language == "zh" else " "
-    return Clip(f"long-form-{language}-{total / RATE / 60:.1f}min-telephone", "long-form", language,
+    return Clip(f"long-form-{language}-{total / RATE / 60:.1f}min-telephone-seed{seed}", "long-form", language,
                 sep.join(refs), samples=samples)
 
 

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from qa.asr.engine import StreamSegment, Transcriber
-from qa.audio import is_silent
+from qa.audio import RATE, is_silent
 from qa.records import (
     CallMeta,
     DecodedAudio,
@@ -88,6 +88,26 @@ def _split_by_turns(seg: StreamSegment, turns: list) -> list[tuple[int, StreamSe
     ]
 
 
+def pause_cuts(samples: np.ndarray, parts: int, min_part_s: float, rate: int = RATE) -> list[int]:
+    """Sample positions that cut a mono recording into `parts` pieces of similar length, each at the quietest
+    0.4 s near its target (within the middle half between neighbouring targets): a pause between sentences,
+    so that no word is cut. None when the recording is shorter than `parts` x `min_part_s`."""
+    if parts < 2 or len(samples) < parts * min_part_s * rate:
+        return []
+    hop = rate // 50  # 20 ms frames
+    n = len(samples) // hop
+    energy = np.square(samples[: n * hop].astype(np.float32)).reshape(n, hop).mean(axis=1)
+    width = 20  # 0.4 s
+    smooth = np.convolve(energy, np.ones(width) / width, mode="valid")  # smooth[i]: frames i .. i+width-1
+    step = n / parts
+    cuts = []
+    for k in range(1, parts):
+        lo, hi = int((k - 0.25) * step), int((k + 0.25) * step)
+        i = lo + int(np.argmin(smooth[lo:hi]))
+        cuts.append((i + width // 2) * hop)
+    return cuts
+
+
 def transcribe_mono(samples: np.ndarray, duration: float, asr: Transcriber) -> Transcript:
     """The whole file is recognised exactly as a one-speaker recording would be (nothing is cut away before
     recognition); diarisation then only labels the recognised words, so no speech the model hears is lost."""
@@ -97,12 +117,16 @@ def transcribe_mono(samples: np.ndarray, duration: float, asr: Transcriber) -> T
 
     if is_silent(samples):
         return Transcript(None, "zh", duration, [], [])
-    # Diarisation runs on a second core while Whisper decodes on the first (CTranslate2 and torch both release
-    # the GIL): on a mono call it then costs little wall time beyond the recognition itself.
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="diarize") as pool:
+    # Diarisation runs beside Whisper (CTranslate2 and ONNX Runtime both release the GIL): on a mono call it then
+    # costs little wall time beyond the recognition itself.
+    # A long recording is also cut at pauses into parts that Whisper decodes side by side, one core each.
+    bounds = [0, *pause_cuts(samples, asr.settings.asr_mono_parts, asr.settings.asr_min_part_s), len(samples)]
+    with ThreadPoolExecutor(max_workers=len(bounds), thread_name_prefix="mono") as pool:
         pending = pool.submit(diarize, samples)
         guess = asr.detect_language(samples)
-        recognised = asr.transcribe(samples, guess.language, word_timestamps=True)  # words place speaker changes
+        parts = [pool.submit(asr.transcribe, samples[a:b], guess.language, offset=a / RATE, word_timestamps=True)
+                 for a, b in zip(bounds, bounds[1:])]  # words place speaker changes
+        recognised = [s for part in parts for s in part.result()]
         diarization = pending.result()
     turns = diarization.turns
     if not turns:

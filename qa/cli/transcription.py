@@ -319,6 +319,8 @@ def eval_asr(
                          "from the clips (pauses, telephone band) and score it; 0 = none.", min=0, max=10)] = 0.0,
     only_long_form: Annotated[bool, typer.Option("--only-long-form", help="Score only the long recordings built "
                               "with --long-form (the clips are their material).")] = False,
+    long_form_seeds: Annotated[int, typer.Option(help="Long recordings per language, each from its own shuffle of "
+                               "the clips and pauses (more material, less noise).", min=1)] = 1,
     limit: Annotated[int, typer.Option(help="Score at most this many clips per folder (0 = all).", min=0)] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
@@ -336,8 +338,8 @@ def eval_asr(
         err.print(f"[red]no clips with references found in {', '.join(map(str, folders))} · 未找到带参考文本的音频[/red]")
         raise typer.Exit(2)
     if long_form:
-        built = [long_form_clip(clips, lang, long_form) for lang in ("zh", "en")
-                 if any(c.language == lang and c.reference and not c.turns for c in clips)]
+        built = [long_form_clip(clips, lang, long_form, seed) for seed in range(long_form_seeds)
+                 for lang in ("zh", "en") if any(c.language == lang and c.reference and not c.turns for c in clips)]
         clips = built if only_long_form else clips + built
 
     def progress(row: dict) -> None:  # type: ignore[type-arg]

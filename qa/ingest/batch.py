@@ -15,7 +15,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -203,6 +203,7 @@ def run_batch(jobs: list[FileJob], db_url: str, force: bool = False, workers: in
     # Spawned, not forked: the classifier (ONNX Runtime) and Whisper (CTranslate2) run thread pools that do not
     # survive a fork (a forked child that inherits a loaded model waits forever), so each worker loads its own.
     ctx = multiprocessing.get_context("spawn")
+    worker_settings = replace(settings, asr_mono_parts=1)  # the workers fill the cores: one stream per call
     crashes: Counter[Path] = Counter()
     pending = list(jobs)
     while pending:
@@ -214,7 +215,7 @@ def run_batch(jobs: list[FileJob], db_url: str, force: bool = False, workers: in
         taken = {id(j) for j in round_jobs}
         pending = [j for j in pending if id(j) not in taken]
         with ProcessPoolExecutor(max_workers=size, mp_context=ctx, initializer=_init_worker,
-                                 initargs=(settings,)) as pool:
+                                 initargs=(worker_settings,)) as pool:
             futures = {pool.submit(worker, job, db_url, force): job for job in round_jobs}
             for fut in as_completed(futures):
                 job = futures[fut]

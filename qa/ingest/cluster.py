@@ -8,6 +8,7 @@ loads the models once.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 from qa.config import Settings
 from qa.ingest.batch import FileJob, IngestResult, process_file
@@ -31,6 +32,7 @@ def run_on_ray(jobs: list[FileJob], db_url: str, address: str, force: bool, sett
         else:
             ray.init(address=address, log_to_driver=False)
 
+    settings = replace(settings, asr_mono_parts=1)  # a task holds one CPU: one decoding stream per call
     @ray.remote(num_cpus=1, max_retries=2)
     def ingest_one(job: FileJob) -> IngestResult:
         return process_file(job, db_url, force, settings)
