@@ -91,7 +91,7 @@ def _split_by_turns(seg: StreamSegment, turns: list) -> list[tuple[int, StreamSe
 def pause_cuts(samples: np.ndarray, parts: int, min_part_s: float, rate: int = RATE) -> list[int]:
     """Sample positions that cut a mono recording into `parts` pieces of similar length, each at the quietest
     0.4 s near its target (within the middle half between neighbouring targets): a pause between sentences,
-    so that no word is cut. None when the recording is shorter than `parts` x `min_part_s`."""
+    so that no word is cut. No cuts when the recording is shorter than `parts` x `min_part_s`."""
     if parts < 2 or len(samples) < parts * min_part_s * rate:
         return []
     hop = rate // 50  # 20 ms frames
@@ -109,17 +109,17 @@ def pause_cuts(samples: np.ndarray, parts: int, min_part_s: float, rate: int = R
 
 
 def transcribe_mono(samples: np.ndarray, duration: float, asr: Transcriber) -> Transcript:
-    """The whole file is recognised exactly as a one-speaker recording would be (nothing is cut away before
-    recognition); diarisation then only labels the recognised words, so no speech the model hears is lost."""
+    """The whole file is recognised as a one-speaker recording would be (nothing is cut away before recognition;
+    a long one is decoded as parts cut at pauses); diarisation then only labels the recognised words, so no
+    speech the model hears is lost."""
     from qa.speakers.attribution import mono_attribution
     from qa.speakers.diarize import diarize
     from qa.speakers.roles import identify_agent
 
     if is_silent(samples):
         return Transcript(None, "zh", duration, [], [])
-    # Diarisation runs beside Whisper (CTranslate2 and ONNX Runtime both release the GIL): on a mono call it then
-    # costs little wall time beyond the recognition itself.
-    # A long recording is also cut at pauses into parts that Whisper decodes side by side, one core each.
+    # Diarisation runs beside Whisper (CTranslate2 and ONNX Runtime both release the GIL), so on a mono call it
+    # costs little wall time beyond recognition; a long recording is also decoded as parts side by side.
     bounds = [0, *pause_cuts(samples, asr.settings.asr_mono_parts, asr.settings.asr_min_part_s), len(samples)]
     with ThreadPoolExecutor(max_workers=len(bounds), thread_name_prefix="mono") as pool:
         pending = pool.submit(diarize, samples)
