@@ -73,15 +73,27 @@ def score_call(findings: Sequence[Finding], measures: Mapping[str, Any] | None,
         if k:
             by_kind[k].append(f)
 
+    model_only = w.get("review", {}).get("model_only", {})
+    discount = float(model_only.get("risk_weight_below", 1.0))
+
+    def weight(f: Finding) -> float:
+        """A model-only finding the review queue would not act on counts at a discount: it stays in the ranking
+        but cannot lift a call above one with rule-backed evidence (garbled ASR makes the model guess)."""
+        weak = is_model_only(f) and (f.score < float(model_only.get("min_score", 0.0))
+                                     or finding_kind(f) in (model_only.get("never") or ()))
+        return f.score * (discount if weak else 1.0)
+
     reasons: list[Reason] = []
     for key, spec in w["risk"]["findings"].items():
         group = by_kind.get(key)
         if not group:
             continue
-        best = max(group, key=lambda f: f.score)
-        pts = min(float(spec["cap"]), spec["points"] * best.score + spec.get("repeat", 0) * (len(group) - 1))
+        best = max(group, key=weight)
+        pts = min(float(spec["cap"]), spec["points"] * weight(best) + spec.get("repeat", 0) * (len(group) - 1))
         at = fmt_offset(best.start, decimals=0)
         evidence = f"{len(group)} finding(s); strongest {best.score:.2f}" + (f" at {at}" if at else "")
+        if weight(best) < best.score:
+            evidence += f" (model only, below review: counted x{discount:g})"
         reasons.append(Reason(spec["reason"], pts, "risk", key, spec.get("reason_zh", ""), evidence))
     units = {"complaint_intent_count": len(measures.get("complaint_intent") or []),
              "customer_anger_count": len(measures.get("customer_anger") or []),
