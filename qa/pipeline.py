@@ -169,8 +169,9 @@ def analyze(source: DecodedAudio | Transcript, meta: CallMeta, history: CallHist
                              settings)
     # A weak speaker attribution (mono, similar voices) lowers the findings that depend on who spoke.
     findings = with_doubt([*detector, *compliance, *stress], attribution(transcript))
-    score = score_call(findings, measures)
-    review = review_decision(findings, review_config(settings))
+    review_rules = review_config(settings)
+    score = score_call(findings, measures, model_only=review_rules["model_only"])
+    review = review_decision(findings, review_rules)
     log.info("analysed call %s: risk %.0f, complaint %.2f, %d detector, %d compliance, %d voice-stress findings, "
              "%s", transcript.call_id, score.risk, score.complaint_risk, len(detector), len(compliance), len(stress),
              "flagged for review" if review.flagged else "below the review threshold")

@@ -63,8 +63,11 @@ def finding_kind(f: Finding) -> str | None:
 
 
 def score_call(findings: Sequence[Finding], measures: Mapping[str, Any] | None,
-               weights: Mapping[str, Any] | None = None) -> CallScore:
-    """Risk and complaint risk of one call, with every contribution as a reason (largest first)."""
+               weights: Mapping[str, Any] | None = None, model_only: Mapping[str, Any] | None = None) -> CallScore:
+    """Risk and complaint risk of one call, with every contribution as a reason (largest first).
+
+    `model_only`: the review queue's model-only rules (`review_config()["model_only"]`, so a site's calibrated
+    values apply to both); default the bundled ones."""
     w = weights or load_weights()
     measures = measures or {}
     by_kind: dict[str, list[Finding]] = defaultdict(list)
@@ -73,7 +76,8 @@ def score_call(findings: Sequence[Finding], measures: Mapping[str, Any] | None,
         if k:
             by_kind[k].append(f)
 
-    model_only = w.get("review", {}).get("model_only", {})
+    if model_only is None:
+        model_only = w.get("review", {}).get("model_only", {})
     discount = float(model_only.get("risk_weight_below", 1.0))
 
     def weight(f: Finding) -> float:
@@ -89,10 +93,11 @@ def score_call(findings: Sequence[Finding], measures: Mapping[str, Any] | None,
         if not group:
             continue
         best = max(group, key=weight)
-        pts = min(float(spec["cap"]), spec["points"] * weight(best) + spec.get("repeat", 0) * (len(group) - 1))
+        counted = weight(best)
+        pts = min(float(spec["cap"]), spec["points"] * counted + spec.get("repeat", 0) * (len(group) - 1))
         at = fmt_offset(best.start, decimals=0)
         evidence = f"{len(group)} finding(s); strongest {best.score:.2f}" + (f" at {at}" if at else "")
-        if weight(best) < best.score:
+        if counted < best.score:
             evidence += f" (model only, below review: counted x{discount:g})"
         reasons.append(Reason(spec["reason"], pts, "risk", key, spec.get("reason_zh", ""), evidence))
     units = {"complaint_intent_count": len(measures.get("complaint_intent") or []),

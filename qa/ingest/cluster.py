@@ -33,6 +33,7 @@ def run_on_ray(jobs: list[FileJob], db_url: str, address: str, force: bool, sett
             ray.init(address=address, log_to_driver=False)
 
     settings = replace(settings, asr_mono_parts=1)  # a task holds one CPU: one decoding stream per call
+
     @ray.remote(num_cpus=1, max_retries=2)
     def ingest_one(job: FileJob) -> IngestResult:
         return process_file(job, db_url, force, settings)

@@ -47,7 +47,8 @@ def weights_path() -> Path:
     """resemblyzer's bundled `pretrained.pt`, located without importing resemblyzer (which imports torch)."""
     spec = importlib.util.find_spec("resemblyzer")
     if spec is None or not spec.submodule_search_locations:
-        raise VoiceEncoderUnavailable("speaker embeddings need the PyPI package 'resemblyzer' (pip install resemblyzer)")
+        raise VoiceEncoderUnavailable("speaker embeddings need the PyPI package 'resemblyzer' "
+                                      "(pip install resemblyzer)")
     path = Path(next(iter(spec.submodule_search_locations))) / "pretrained.pt"
     if not path.is_file():
         raise VoiceEncoderUnavailable(f"resemblyzer's encoder weights are missing: {path}")

@@ -6,16 +6,16 @@ time, into `<models_dir>/<encoder>-onnx/`: one graph that takes the tokens' word
 concatenated, exactly what `SentenceEncoder.embed(layers=...)` computes in torch. The word-embedding
 table (250,002 x 384 float32: 384 MB, four fifths of the model) stays outside the graph in a .npy file
 that is memory-mapped and indexed per batch, so a process holds only the rows of the tokens it has seen
-instead of the whole table (and ONNX Runtime's optimised copy of it).
+instead of the whole table (and ONNX Runtime's optimised copy of it). The build checks the export against
+torch (cosine >= 0.9999 on fixed sentences) and records the source encoder's sha256 and the format
+version; a changed encoder, layer list or format rebuilds it. The graph stays float32: dynamic int8
+quantisation changed decisions (see models/MODEL_CARD.md).
 
 Tokens come from SentencePiece, with a model written at build time from the same vocabulary, scores and
 normalisation table as `tokenizer.json`: the `tokenizers` Unigram model held ~280 MB of memory for this
-250k-piece vocabulary, SentencePiece ~10 MB, and tokenises about 5x faster. The build checks both give the
-same ids on the verification sentences; on 60,000 corpus, COLD, SWSR and Davidson lines they differed on 37,
-each a tie between equal-score splits of repeated punctuation ("....", "～～～"). The build checks the two agree
-(cosine >= 0.9999 on fixed sentences) and records the source encoder's sha256; a changed encoder
-or layer list rebuilds it. The graph stays float32: dynamic int8 quantisation changed decisions
-(see models/MODEL_CARD.md).
+250k-piece vocabulary, SentencePiece ~10 MB, and tokenises about 5x faster. On 60,000 corpus, COLD, SWSR
+and Davidson lines the two gave different ids on 37, each a tie between equal-score splits of repeated
+punctuation ("....", "～～～"); tests/test_classifier_onnx.py checks the agreement on the corpus.
 
 `OnnxSentenceEncoder` needs neither torch nor transformers at run time; texts are sorted by token
 count so each batch pads little.
