@@ -139,3 +139,20 @@ def test_rules_only_is_an_explicit_setting(tmp_path: Path) -> None:
     assert engine.get_classifier(Settings(home=tmp_path, classifier="rules-only")) is None
     with pytest.raises(clf_model.ClassifierUnavailable, match="rules-only"):
         clf_model.classifier_dir(Settings(home=tmp_path, classifier="rules-only"))
+
+
+def test_a_head_refuses_an_adapter_it_was_not_trained_with(tmp_path: Path) -> None:
+    """A head folder whose adapter.npz is missing or was swapped is an error, never a silent mismatch."""
+    import shutil
+
+    folder = tmp_path / "head"
+    shutil.copytree(clf_model.BUNDLED_HEAD_DIR, folder)
+    meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    assert meta["adapter"]["sha256"] and clf_model.head_adapter(folder, meta) == folder / "adapter.npz"
+    np.savez(folder / "adapter.npz", scale=np.array(1.0, np.float32))
+    with pytest.raises(clf_model.ClassifierUnavailable, match="not the adapter the head was trained with"):
+        clf_model.head_adapter(folder, meta)
+    (folder / "adapter.npz").unlink()
+    with pytest.raises(clf_model.ClassifierUnavailable, match="adapter.npz is missing"):
+        clf_model.head_adapter(folder, meta)
+    assert clf_model.head_adapter(folder, {**meta, "adapter": None}) is None  # a 1.0 head reads the frozen encoder

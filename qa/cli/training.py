@@ -22,9 +22,12 @@ def train(
     with_verdicts: bool = typer.Option(False, "--with-verdicts", help="refit the current head on reviewers' "
                                        "confirmed/dismissed findings into a versioned site head "
                                        "(<models_dir>/classifier); stored findings change only on re-analysis"),
+    no_adapter: bool = typer.Option(False, "--no-adapter", help="keep the encoder frozen: no adapter of its top "
+                                    "layers (faster; the 1.0 head's method)"),
     db: DbOption = None,
 ) -> None:
-    """Train the threat/harassment/privacy/stress head on the frozen multilingual-e5-small encoder (CPU, fixed seed)."""
+    """Train the threat/harassment/privacy/stress classifier: an adapter of multilingual-e5-small's top layers, then
+    the head on its features (CPU, fixed seed)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     from qa.detect.classifier import train as trainer
 
@@ -50,6 +53,7 @@ def train(
             seed=seed,
             shared=shared or trainer.DEFAULT_SHARED,
             corpus=corpus or trainer.DEFAULT_CORPUS,
+            adapt=not no_adapter,
         )
     except trainer.DataUnavailable as exc:
         typer.echo(f"skipped: {exc}", err=True)

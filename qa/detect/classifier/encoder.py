@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 ENCODER_NAME = "multilingual-e5-small"
 CHECKSUM_FILE = "SHA256SUMS"
+#: A head folder may carry a low-rank adapter of the encoder's top layers (`qa.detect.classifier.adapter`).
+ADAPTER_FILE = "adapter.npz"
 BUILD_INFO_FILE = "build.json"
 QUERY_PREFIX = "query: "
 #: Sentences the build embeds with both engines; mixed Mandarin / English, short and long.
@@ -218,7 +220,7 @@ class SentenceEncoder:
     """Mean-pooled, L2-normalised sentence embeddings from a BERT-style encoder folder or name."""
 
     def __init__(self, model: str | Path, max_length: int = 128, threads: int | None = None,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", adapter: Path | None = None) -> None:
         import torch
         from transformers import AutoConfig, AutoModel, AutoTokenizer, BertModel
         from transformers.utils import logging as hf_logging
@@ -236,6 +238,8 @@ class SentenceEncoder:
         else:
             self.model = AutoModel.from_pretrained(self.source)
         self.model.eval()
+        if adapter is not None:
+            apply_adapter(self.model, adapter)
         self.device = device
         if device == "cuda":  # half precision on the GPU; int8 quantisation is a CPU-only speed-up
             self.model = self.model.half().to(device)
@@ -287,6 +291,25 @@ class SentenceEncoder:
         m = mask.unsqueeze(-1).to(hidden.dtype)
         mean = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
         return torch.nn.functional.normalize(mean, dim=-1).float().cpu().numpy()
+
+
+def apply_adapter(model: torch.nn.Module, adapter: Path) -> None:
+    """Merge a trained low-rank adapter into the encoder: W += scale * B @ A for each adapted linear layer.
+
+    The file holds `<module>.A` (r x in) and `<module>.B` (out x r) per adapted layer and `scale`; merged,
+    the encoder runs at its usual speed and exports to ONNX like any other.
+    """
+    import torch
+
+    data = np.load(adapter)
+    scale = float(data["scale"])
+    with torch.no_grad():
+        for key in data.files:
+            if key.endswith(".A"):
+                name = key[: -len(".A")]
+                linear = model.get_submodule(name)
+                delta = torch.from_numpy(data[f"{name}.B"] @ data[key]) * scale
+                linear.weight += delta.to(linear.weight.dtype).to(linear.weight.device)
 
 
 # --------------------------------------------------------------------------- build

@@ -3,9 +3,10 @@
 This is the only detection module that touches an encoder: at run time ONNX Runtime
 (`qa.detect.classifier.onnx_encoder`, built once from the transformers folder), torch only to build
 or compare (`qa.detect.classifier.encoder`).
-The head (`head.npz` + `metadata.json`, written by `models/train_classifier.py`) is a linear
-layer per label over mean-pooled encoder layers and the speaker, with Platt calibration and
-per-label thresholds chosen on the corpus dev split.
+The head (`head.npz` + `metadata.json`, written by `callqa train`) is a linear layer per label over
+mean-pooled encoder layers and the speaker, with Platt calibration and per-label thresholds chosen on the
+corpus dev split. A head folder may also hold `adapter.npz`, a low-rank adapter of the encoder's top layers
+trained with it; the encoder the head reads is then the base encoder with the adapter merged.
 """
 
 from __future__ import annotations
@@ -56,6 +57,23 @@ def classifier_dir(settings: Settings | None = None) -> Path:
         f"no trained classifier head ({missing}); run `callqa train`, point `classifier` (CALLQA_CLASSIFIER) "
         f"at a head folder, or set it to '{RULES_ONLY}' to detect with rules alone"
     )
+
+
+def head_adapter(folder: Path, meta: dict[str, Any]) -> Path | None:
+    """The head's encoder adapter, checked against the sha256 its metadata recorded; None for a head without one."""
+    from qa.audio import file_sha256
+    from qa.detect.classifier.encoder import ADAPTER_FILE
+
+    recorded = (meta.get("adapter") or {}).get("sha256")
+    path = folder / ADAPTER_FILE
+    if not recorded:
+        return None
+    if not path.is_file():
+        raise ClassifierUnavailable(f"{folder}: the head was trained with an encoder adapter, but {path} is missing")
+    if file_sha256(path) != recorded:
+        raise ClassifierUnavailable(f"{folder}: {ADAPTER_FILE} is not the adapter the head was trained with "
+                                    f"(sha256 {file_sha256(path)[:12]}, expected {recorded[:12]}); retrain or restore it")
+    return path
 
 
 def _threads() -> int:
@@ -120,6 +138,7 @@ def _load(folder: Path, encoder_folder: Path, settings: Settings, runtime: str =
     meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
     if tuple(meta["labels"]) != LABELS:
         raise ClassifierUnavailable(f"{folder}: head labels {meta['labels']} differ from {list(LABELS)}")
+    adapter = head_adapter(folder, meta)
     head = np.load(folder / "head.npz")
     enc_meta = meta["encoder"]
     current = describe_encoder(settings).get("sha256")
@@ -134,12 +153,13 @@ def _load(folder: Path, encoder_folder: Path, settings: Settings, runtime: str =
     compute = select_compute(settings.classifier_device, "auto", ctranslate2.get_cuda_device_count())
     encoder: Any
     if compute.device == "cuda":  # the classifier on the GPU: torch in float16 (ONNX Runtime here is CPU-only)
-        encoder = SentenceEncoder(encoder_folder, max_length=max_length, threads=_threads(), device="cuda")
+        encoder = SentenceEncoder(encoder_folder, max_length=max_length, threads=_threads(), device="cuda",
+                                  adapter=adapter)
     elif runtime == "onnx":
-        onnx_dir = ensure_onnx_encoder(layers, settings, max_length=max_length)
+        onnx_dir = ensure_onnx_encoder(layers, settings, max_length=max_length, adapter=adapter)
         encoder = OnnxSentenceEncoder(onnx_dir, layers, max_length=max_length, threads=_threads())
     elif runtime == "torch":
-        encoder = SentenceEncoder(encoder_folder, max_length=max_length, threads=_threads())
+        encoder = SentenceEncoder(encoder_folder, max_length=max_length, threads=_threads(), adapter=adapter)
     else:
         raise ValueError(f"unknown classifier runtime {runtime!r}; one of {RUNTIMES}")
     return TextClassifier(
@@ -186,12 +206,14 @@ def describe_classifier(settings: Settings | None = None) -> dict[str, Any]:
     folder = classifier_dir(settings)
     meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
     enc = meta["encoder"]
-    runtime = ensure_onnx_encoder(tuple(int(v) for v in enc["layers"]), settings, max_length=int(enc["max_length"]))
+    runtime = ensure_onnx_encoder(tuple(int(v) for v in enc["layers"]), settings, max_length=int(enc["max_length"]),
+                                  adapter=head_adapter(folder, meta))
     return {
         "runtime_encoder": str(runtime),
         "name": meta["name"],
         "version": meta["version"],
         "path": str(folder),
         "thresholds": meta["thresholds"],
+        "adapter_sha256": (meta.get("adapter") or {}).get("sha256", ""),
         "metrics": meta.get("metrics", {}),
     }

@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from qa.audio import file_sha256
 from qa.config import Settings, get_settings
 from qa.detect.classifier.encoder import (
     BUILD_INFO_FILE,
@@ -42,6 +43,7 @@ from qa.detect.classifier.encoder import (
     VERIFY_SENTENCES,
     EncoderUnavailable,
     describe_encoder,
+    apply_adapter,
     ensure_encoder,
     write_checksums,
 )
@@ -56,12 +58,14 @@ SPM_FILE = "tokenizer.spm"
 _MIN_COSINE = 0.9999
 
 
-def onnx_folder(settings: Settings, layers: tuple[int, ...]) -> Path:
+def onnx_folder(settings: Settings, layers: tuple[int, ...], adapter: Path | None = None) -> Path:
+    """One folder per encoder, layer list and adapter (heads with different adapters need different graphs)."""
     name = describe_encoder(settings)["name"].replace("/", "_")
-    return settings.models_dir / f"{name}-onnx-l{'-'.join(str(v) for v in layers)}"
+    suffix = f"-a{file_sha256(adapter)[:12]}" if adapter is not None else ""
+    return settings.models_dir / f"{name}-onnx-l{'-'.join(str(v) for v in layers)}{suffix}"
 
 
-def _export(source: str, dest: Path, layers: tuple[int, ...], max_length: int) -> None:
+def _export(source: str, dest: Path, layers: tuple[int, ...], max_length: int, adapter: Path | None = None) -> None:
     """torch.onnx export of the encoder with pooling over `layers` in the graph (needs the `onnx` package)."""
     import torch
     from transformers import AutoModel, AutoTokenizer
@@ -71,6 +75,8 @@ def _export(source: str, dest: Path, layers: tuple[int, ...], max_length: int) -
     except ImportError as exc:
         raise EncoderUnavailable("building the ONNX encoder needs the PyPI package 'onnx' (pip install onnx)") from exc
     model = AutoModel.from_pretrained(source, attn_implementation="eager").eval()  # eager: traces mask-exactly
+    if adapter is not None:
+        apply_adapter(model, adapter)
     tokenizer = AutoTokenizer.from_pretrained(source)
     tokenizer.save_pretrained(str(dest))  # always leaves a fast tokenizer.json beside the graph
     (dest / SPM_FILE).write_bytes(sentencepiece_model(dest / TOKENIZER_FILE))
@@ -135,7 +141,7 @@ def sentencepiece_model(tokenizer_json: Path) -> bytes:
 
 
 def build_onnx_encoder(source: Path | str, dest: Path, layers: tuple[int, ...], source_sha: str,
-                       max_length: int = 128) -> Path:
+                       max_length: int = 128, adapter: Path | None = None) -> Path:
     """Export, check against the torch encoder, write build info + checksums, rename into place."""
     from qa.detect.classifier.encoder import SentenceEncoder
 
@@ -143,21 +149,21 @@ def build_onnx_encoder(source: Path | str, dest: Path, layers: tuple[int, ...], 
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
     try:
         log.info("exporting %s to ONNX (layers %s)", source, layers)
-        _export(str(source), tmp, layers, max_length)
+        _export(str(source), tmp, layers, max_length, adapter)
         sentences = list(VERIFY_SENTENCES)
-        reference = SentenceEncoder(source, max_length=max_length).embed(sentences, layers=layers)
+        reference = SentenceEncoder(source, max_length=max_length, adapter=adapter).embed(sentences, layers=layers)
         ours = OnnxSentenceEncoder(tmp, layers, max_length=max_length).embed(sentences, layers=layers)
         cos = (reference * ours).sum(1) / len(layers)  # each layer's slice is unit length
         if float(cos.min()) < _MIN_COSINE:
             raise EncoderUnavailable(f"ONNX encoder disagrees with torch (min cosine {cos.min():.6f} < {_MIN_COSINE})")
         info = {"source": str(source), "source_sha256": source_sha, "layers": list(layers), "max_length": max_length,
-                "format_version": FORMAT_VERSION,
+                "format_version": FORMAT_VERSION, "adapter_sha256": _adapter_sha(adapter),
                 "format": "ONNX opset 17, float32, mean pooling per layer in the graph; word embeddings in "
                           f"{EMBEDDINGS_FILE}, memory-mapped",
                 "torch_cosine_min": float(cos.min())}
         (tmp / BUILD_INFO_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
         write_checksums(tmp)
-        if _fresh(dest, source_sha, layers, max_length):  # a concurrent build finished first; keep it
+        if _fresh(dest, source_sha, layers, max_length, adapter):  # a concurrent build finished first; keep it
             shutil.rmtree(tmp)
             return dest
         if dest.exists():
@@ -176,23 +182,31 @@ def _build_info(folder: Path) -> dict[str, Any]:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
-def _fresh(folder: Path, source_sha: str, layers: tuple[int, ...], max_length: int) -> bool:
+def _adapter_sha(adapter: Path | None) -> str:
+    return file_sha256(adapter) if adapter is not None else ""
+
+
+def _fresh(folder: Path, source_sha: str, layers: tuple[int, ...], max_length: int,
+           adapter: Path | None = None) -> bool:
     info = _build_info(folder)
     return (info.get("source_sha256") == source_sha and tuple(info.get("layers", ())) == tuple(layers)
-            and info.get("max_length") == max_length and info.get("format_version") == FORMAT_VERSION)
+            and info.get("max_length") == max_length and info.get("format_version") == FORMAT_VERSION
+            and info.get("adapter_sha256", "") == _adapter_sha(adapter))
 
 
-def ensure_onnx_encoder(layers: tuple[int, ...], settings: Settings | None = None, max_length: int = 128) -> Path:
-    """The ONNX export of the current encoder for `layers`, built (minutes of CPU, once) if missing or stale."""
+def ensure_onnx_encoder(layers: tuple[int, ...], settings: Settings | None = None, max_length: int = 128,
+                        adapter: Path | None = None) -> Path:
+    """The ONNX export of the current encoder (with a head's adapter merged, if it has one) for `layers`,
+    built (minutes of CPU, once) if missing or stale."""
     settings = settings or get_settings()
     source = ensure_encoder(settings)
     source_sha = describe_encoder(settings)["sha256"] or str(source)
-    folder = onnx_folder(settings, layers)
-    if _fresh(folder, source_sha, layers, max_length):
+    folder = onnx_folder(settings, layers, adapter)
+    if _fresh(folder, source_sha, layers, max_length, adapter):
         return folder
     if _build_info(folder):
         log.warning("rebuilding ONNX encoder %s: the encoder, layers or format changed", folder)
-    return build_onnx_encoder(source, folder, layers, source_sha, max_length)
+    return build_onnx_encoder(source, folder, layers, source_sha, max_length, adapter)
 
 
 class OnnxSentenceEncoder:

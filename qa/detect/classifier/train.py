@@ -9,10 +9,12 @@ collection-call corpus (`qa/data/corpus/collection_corpus.jsonl`) teaches all fo
 `split == "train"` rows (and the public corpora) are fitted; corpus `dev` calibrates scores and
 picks thresholds; corpus `test` and COLD dev are used only for the figures in the metadata.
 
-Method: multilingual-e5-small, frozen; mean-pooled layers 6, 9 and 12 (`query: ` prefix), each
-L2-normalised and concatenated, plus the speaker; one L2-regularised logistic regression per label
-(rows without a label for it are left out), then Platt scaling on corpus dev. Embeddings are
-cached under the models directory (not in git) so re-runs are fast.
+Method: multilingual-e5-small with a low-rank adapter on layers 9-12 trained first on the same rows
+(`qa.detect.classifier.adapter`; `--no-adapter` keeps the encoder frozen); mean-pooled layers 6, 9 and
+12 (`query: ` prefix), each L2-normalised and concatenated, plus the speaker; one L2-regularised logistic
+regression per label (rows without a label for it are left out), then Platt scaling on corpus dev.
+COLD dev is never trained or tuned on. Embeddings are cached under the models directory (not in git),
+keyed by encoder, adapter and texts, so re-runs are fast.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ log = logging.getLogger("train_classifier")
 DEFAULT_SHARED = get_settings().shared_data_dir
 DEFAULT_CORPUS = DATA_DIR / "corpus" / "collection_corpus.jsonl"
 DEFAULT_OUTPUT = Path(__file__).with_name("head")
-HEAD_VERSION = "1.0.0"
+HEAD_VERSION = "1.1.0"  # 1.1: an encoder adapter trained with the head
 LAYERS = (6, 9, 12)
 MAX_LENGTH = 128
 SPEAKER_FEATURES = ("agent", "customer")
@@ -193,7 +195,7 @@ def public_training_rows(files: dict[str, Path], seed: int) -> list[Rows]:
 class FeatureCache:
     """Encoder features for lists of texts, cached on disk by content hash (float16)."""
 
-    def __init__(self, settings: Any, cache_dir: Path) -> None:
+    def __init__(self, settings: Any, cache_dir: Path, adapter: Path | None = None) -> None:
         from qa.detect.classifier.encoder import (
             SentenceEncoder,
             describe_encoder,
@@ -202,6 +204,8 @@ class FeatureCache:
 
         self.folder = ensure_encoder(settings)
         self.encoder_sha = describe_encoder(settings)["sha256"] or str(self.folder)
+        self.adapter = adapter
+        self.adapter_sha = file_sha256(adapter) if adapter is not None else ""
         self.cache_dir = cache_dir
         self.cache_dir.mkdir(parents=True, exist_ok=True)
         self._encoder_cls = SentenceEncoder
@@ -209,13 +213,14 @@ class FeatureCache:
 
     def features(self, rows: Rows) -> np.ndarray:
         key = hashlib.sha256(
-            json.dumps([self.encoder_sha, LAYERS, MAX_LENGTH, rows.texts], ensure_ascii=False).encode()
+            json.dumps([self.encoder_sha, self.adapter_sha, LAYERS, MAX_LENGTH, rows.texts],
+                       ensure_ascii=False).encode()
         ).hexdigest()[:24]
         path = self.cache_dir / f"{rows.source.replace('/', '_')}-{key}.npy"
         if path.is_file():
             return np.load(path).astype(np.float32)
         if self._encoder is None:
-            self._encoder = self._encoder_cls(self.folder, max_length=MAX_LENGTH)
+            self._encoder = self._encoder_cls(self.folder, max_length=MAX_LENGTH, adapter=self.adapter)
         start = time.perf_counter()
         x = self._encoder.embed(rows.texts, layers=LAYERS)
         log.info("embedded %s: %d texts in %.0f s", rows.source, len(rows), time.perf_counter() - start)
@@ -323,8 +328,15 @@ def train(
     corpus: Path = DEFAULT_CORPUS,
     settings: Any = None,
     c_values: dict[str, float] | None = None,
+    adapt: bool = True,
 ) -> dict[str, Any]:
-    """Fit, calibrate, evaluate and write the head + metadata to `output`. Returns the metadata."""
+    """Train the adapter (unless `adapt` is off), then fit, calibrate, evaluate and write the head, adapter and
+    metadata to `output`. Returns the metadata."""
+    import shutil
+    import tempfile
+
+    from qa.detect.classifier import adapter as adapter_mod
+    from qa.detect.classifier.encoder import ADAPTER_FILE, ensure_encoder
     from qa.config import get_settings
 
     settings = settings or get_settings()
@@ -348,7 +360,20 @@ def train(
         if split not in splits:
             raise DataUnavailable(f"corpus {corpus} has no '{split}' rows yet")
 
-    cache = FeatureCache(settings, settings.models_dir / "embeddings")
+    settings.models_dir.mkdir(parents=True, exist_ok=True)
+    scratch = tempfile.TemporaryDirectory(prefix=".train-", dir=settings.models_dir)  # removed even on a crash
+    work = Path(scratch.name)
+    adapter_info: dict[str, Any] | None = None
+    adapter_path: Path | None = None
+    if adapt:  # trained into a scratch folder: the output changes only once the head fits it
+        adapter_path = work / ADAPTER_FILE
+        rows = [*public, splits["train"]]
+        frozen = adapter_mod.frozen_pass(ensure_encoder(settings), rows, LAYERS, MAX_LENGTH)
+        W0, b0, _, _ = fit_heads([(r, design(x, r.speakers)) for r, x in zip(rows, frozen.features)], c_values, seed)
+        adapter_info = adapter_mod.train_adapter(frozen, rows, (W0, b0), adapter_path, seed)
+        del frozen
+        adapter_info = {"sha256": file_sha256(adapter_path), **adapter_info}
+    cache = FeatureCache(settings, settings.models_dir / "embeddings", adapter_path)
     feats = {id(r): design(cache.features(r), r.speakers) for r in [*public, cold_dev, *splits.values()]}
     train_sets = [(r, feats[id(r)]) for r in [*public, splits["train"]]]
     W, b, _, _ = fit_heads(train_sets, c_values, seed)
@@ -368,6 +393,11 @@ def train(
     raw_cold = _sigmoid(logits(W, b, feats[id(cold_dev)])[:, h])
 
     output.mkdir(parents=True, exist_ok=True)
+    if adapter_path is not None:
+        shutil.copyfile(adapter_path, output / ADAPTER_FILE)
+    else:
+        (output / ADAPTER_FILE).unlink(missing_ok=True)
+    scratch.cleanup()
     np.savez(output / "head.npz", W=W, b=b, calib_a=A, calib_b=B)
     meta = {
         "name": "callqa-utterance-head",
@@ -376,8 +406,10 @@ def train(
         "encoder": {"name": "multilingual-e5-small", "sha256": cache.encoder_sha, "layers": list(LAYERS),
                     "pooling": "mean, L2-normalised per layer, concatenated", "prefix": "query: ",
                     "max_length": MAX_LENGTH},
+        "adapter": adapter_info,
         "features": {"speaker_one_hot": list(SPEAKER_FEATURES)},
-        "method": "logistic regression per label (sklearn, lbfgs, L2), Platt scaling on corpus dev",
+        "method": ("encoder adapter (LoRA) trained first, then " if adapt else "frozen encoder; ")
+        + "logistic regression per label (sklearn, lbfgs, L2), Platt scaling on corpus dev",
         "c_values": c_values,
         "corpus_weight": CORPUS_WEIGHT,
         "public_weights": PUBLIC_WEIGHTS,
@@ -416,6 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shared", type=Path, default=DEFAULT_SHARED)
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--embed-public-only", action="store_true", help="only fill the embedding cache")
+    parser.add_argument("--no-adapter", action="store_true", help="keep the encoder frozen (the 1.0 method)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.embed_public_only:
@@ -428,7 +461,7 @@ def main(argv: list[str] | None = None) -> int:
             cache.features(rows)
         return 0
     try:
-        meta = train(args.output, args.seed, args.shared, args.corpus)
+        meta = train(args.output, args.seed, args.shared, args.corpus, adapt=not args.no_adapter)
     except DataUnavailable as exc:
         print(f"skipped: {exc}", file=sys.stderr)
         return 0

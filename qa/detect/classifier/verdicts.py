@@ -92,6 +92,7 @@ def train_with_verdicts(lines: list[VerdictLine], settings: Any = None, corpus: 
     """Refit the current head on the verdicts (+ replayed corpus train rows); write a versioned site head."""
     from qa.config import get_settings
     from qa.detect.classifier import train as trainer
+    from qa.detect.classifier.encoder import ADAPTER_FILE
     from qa.detect.classifier.model import classifier_dir, load_classifier
 
     settings = settings or get_settings()
@@ -151,9 +152,12 @@ def train_with_verdicts(lines: list[VerdictLine], settings: Any = None, corpus: 
         old = json.loads((out / "metadata.json").read_text(encoding="utf-8"))["version"]
         keep_dir = out / "versions" / old
         keep_dir.mkdir(parents=True, exist_ok=True)
-        for name in ("head.npz", "metadata.json"):
-            shutil.copy2(out / name, keep_dir / name)
+        for name in ("head.npz", "metadata.json", ADAPTER_FILE):
+            if (out / name).is_file():
+                shutil.copy2(out / name, keep_dir / name)
     out.mkdir(parents=True, exist_ok=True)
+    if (src / ADAPTER_FILE).is_file() and src != out:  # the head reads the encoder its parent was trained with
+        shutil.copy2(src / ADAPTER_FILE, out / ADAPTER_FILE)
     np.savez(out / "head.npz", W=W.astype(np.float32), b=b.astype(np.float32), calib_a=A.astype(np.float32),
              calib_b=B.astype(np.float32))
     new_meta = {**meta, "version": version, "parent_version": meta["version"],
