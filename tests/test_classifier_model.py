@@ -156,3 +156,39 @@ def test_a_head_refuses_an_adapter_it_was_not_trained_with(tmp_path: Path) -> No
     with pytest.raises(clf_model.ClassifierUnavailable, match="adapter.npz is missing"):
         clf_model.head_adapter(folder, meta)
     assert clf_model.head_adapter(folder, {**meta, "adapter": None}) is None  # a 1.0 head reads the frozen encoder
+
+
+@pytest.mark.slow
+def test_a_trained_adapter_merged_into_the_encoder_computes_what_training_computed(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The adapter is trained on LoRA modules over cached states, but shipped merged into the weights: both must give
+    the head the same features, and layers below the adapted ones must not move."""
+    import torch
+
+    from qa.detect.classifier import adapter
+    from qa.detect.classifier.encoder import SentenceEncoder, ensure_encoder
+
+    trainer = _trainer()
+    monkeypatch.setattr(adapter, "EPOCHS", 1)
+    corpus = trainer.read_corpus(trainer.DEFAULT_CORPUS)["train"]
+    pick = list(range(0, len(corpus), 25))  # every label has positives and negatives
+    rows = trainer.Rows(corpus.source, [corpus.texts[i] for i in pick], [corpus.speakers[i] for i in pick],
+                        corpus.y[pick], corpus.weight)
+    folder = ensure_encoder()
+    frozen = adapter.frozen_pass(folder, [rows], trainer.LAYERS, trainer.MAX_LENGTH)
+    W0, b0, _, _ = trainer.fit_heads([(rows, trainer.design(frozen.features[0], rows.speakers))],
+                                     trainer.DEFAULT_C, 13)
+    info = adapter.train_adapter(frozen, [rows], (W0, b0), tmp_path / "adapter.npz")
+    assert info["parameters"] == 221184 and len(info["epoch_losses"]) == 1
+
+    texts = rows.texts[:6]
+    before = SentenceEncoder(folder, max_length=trainer.MAX_LENGTH).embed(texts, layers=trainer.LAYERS)
+    merged = SentenceEncoder(folder, max_length=trainer.MAX_LENGTH, adapter=tmp_path / "adapter.npz").embed(
+        texts, layers=trainer.LAYERS)
+    with torch.no_grad():
+        trained = adapter._adapted_features(frozen.model.encoder.layer[adapter.FIRST_LAYER:],
+                                            (frozen.entering[0], frozen.pooled_frozen[0]), np.arange(6),
+                                            trainer.LAYERS).numpy()
+    assert np.abs(merged - trained).max() < 1e-4  # what was trained is what ships
+    assert np.array_equal(merged[:, :384], before[:, :384])  # layer 6 is below the adapter
+    assert np.abs(merged[:, 384:] - before[:, 384:]).max() > 1e-6  # layers 9 and 12 moved

@@ -119,7 +119,7 @@ def train_adapter(frozen: FrozenPass, training: list[Rows], head_init: tuple[np.
     pos_weight = torch.tensor([1.0 if label == "harassment" else
                                min(float((corpus_y[:, j] == 0).sum()) / max(int((corpus_y[:, j] == 1).sum()), 1), 10.0)
                                for j, label in enumerate(LABELS)])
-    batches = [(s, idx) for s, rows in enumerate(training)
+    batches = [(s, idx) for s in range(len(training))
                for idx in _length_batches([len(x) for x in states[s][0]], 16 if s == len(training) - 1 else 32)]
     steps = EPOCHS * len(batches)
     optimiser = torch.optim.AdamW(params, lr=LEARNING_RATE, weight_decay=0.01)
@@ -232,6 +232,9 @@ def _adapted_features(top: Any, state: tuple[list[Any], Any], idx: np.ndarray, l
 
 
 def _speakers(rows: Rows, idx: np.ndarray) -> Any:
+    """The head's speaker one-hot, as `TextClassifier.predict` builds it."""
     import torch
 
-    return torch.tensor([[float(rows.speakers[i] == name) for name in ("agent", "customer")] for i in idx])
+    from qa.detect.classifier.model import SPEAKERS
+
+    return torch.tensor([[float(rows.speakers[i] == name) for name in SPEAKERS] for i in idx])
