@@ -151,6 +151,8 @@ def test_transcription_writes_no_collection_words_into_real_speech(asr) -> None:
     total = report["total"]
     assert total["callqa"]["cer_zh"] <= total["bare"]["cer_zh"]
     assert total["callqa"]["wer_en"] <= total["bare"]["wer_en"]
+    # Each clip is decoded in its own language: Mandarin (Sichuanese included) as zh, English as en.
+    assert total["callqa"]["language_right"] == len(clips) == 4, [r["callqa"]["language"] for r in report["clips"]]
 
 
 @pytest.mark.slow

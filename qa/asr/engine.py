@@ -29,7 +29,7 @@ _HALLUCINATIONS = [p.lower() for p in _DATA["hallucination_phrases"]]
 _GUARDS = _DATA["guards"]
 SUPPORTED = ("zh", "en")
 LANGUAGE_WINDOW_S = 180.0  # language detection reads at most this much of a stream
-_ZH_LIKE = {"zh", "yue"}  # Whisper sometimes labels telephone Mandarin as Cantonese
+ZH_LIKE = {"zh", "yue"}  # Whisper sometimes labels telephone Mandarin as Cantonese
 
 
 @dataclass
@@ -121,7 +121,7 @@ class Transcriber:
         _, _, probs = self.model.detect_language(
             samples[: int(LANGUAGE_WINDOW_S * RATE)], vad_filter=True, language_detection_segments=2
         )
-        zh = sum(p for lang, p in probs if lang in _ZH_LIKE)
+        zh = sum(p for lang, p in probs if lang in ZH_LIKE)
         en = sum(p for lang, p in probs if lang == "en")
         total = zh + en
         if total <= 0:

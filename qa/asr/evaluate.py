@@ -21,6 +21,7 @@ import ctranslate2
 import jiwer
 import numpy as np
 
+from qa.asr.engine import ZH_LIKE
 from qa.audio import AUDIO_SUFFIXES, RATE, decode, telephone_band
 from qa.data import load as load_data
 
@@ -215,6 +216,7 @@ class Output:
     hypothesis: str
     spans: list[tuple[float, float]]
     seconds: float
+    language: str = ""  # the language the system decided on ("mixed": callqa was not sure)
 
 
 def run_callqa(clip: Clip, asr: Any) -> Output:
@@ -235,19 +237,19 @@ def run_callqa(clip: Clip, asr: Any) -> Output:
     sep = "" if clip.language == "zh" else " "
     return Output(sep.join(s.text for s in tr.segments), word_spans([(w.start, w.end) for s in tr.segments
                                                                       for w in s.words]),
-                  time.perf_counter() - t0)
+                  time.perf_counter() - t0, tr.language)
 
 
 def run_bare(clip: Clip, model: Any) -> Output:
     """Bare faster-whisper: beam 5, vad_filter=True, no prompt, word timestamps, its own language detection."""
     t0 = time.perf_counter()
     samples = clip.audio()
-    segments, _info = model.transcribe(samples, beam_size=5, vad_filter=True, word_timestamps=True)
+    segments, info = model.transcribe(samples, beam_size=5, vad_filter=True, word_timestamps=True)
     segments = list(segments)
     sep = "" if clip.language == "zh" else " "
     return Output(sep.join(s.text.strip() for s in segments), word_spans([(w.start, w.end) for s in segments
                                                                            for w in (s.words or [])]),
-                  time.perf_counter() - t0)
+                  time.perf_counter() - t0, "zh" if info.language in ZH_LIKE else info.language)
 
 
 def _score(clip: Clip, out: Output, terms: list[str]) -> dict[str, Any]:
@@ -257,6 +259,7 @@ def _score(clip: Clip, out: Output, terms: list[str]) -> dict[str, Any]:
         "error_rate": round(errors / length, 4) if length else None,
         "inserted": inserted_domain_words(clip.reference, out.hypothesis, clip.language, terms),
         "seconds": round(out.seconds, 2),
+        "language": out.language,
     }
     if clip.turns:
         row["coverage"] = round(speech_coverage([(a, b) for a, b, _ in clip.turns], out.spans), 4)
@@ -274,6 +277,9 @@ def _summary(rows: list[dict[str, Any]], system: str) -> dict[str, Any]:
     cov = [r[system]["coverage"] for r in rows if "coverage" in r[system]]
     out["coverage"] = round(sum(cov) / len(cov), 4) if cov else None
     out["seconds"] = round(sum(r[system]["seconds"] for r in rows), 1)
+    # Language detection, per stream, against the reference's language: a wrong guess decodes in the wrong language.
+    out["language_right"] = sum(1 for r in rows if r[system]["language"] == r["language"])
+    out["language_unsure"] = sum(1 for r in rows if r[system]["language"] == "mixed")
     return out
 
 

@@ -353,13 +353,14 @@ def eval_asr(
         return
     systems = ["callqa"] + (["bare"] if compare_bare else [])
     table = Table(title=f"ASR accuracy · 识别准确率 · {report['model']}")
-    for col in ("set", "clips", "system", "CER zh", "WER en", "domain words inserted", "coverage", "seconds"):
+    for col in ("set", "clips", "system", "CER zh", "WER en", "domain words inserted", "coverage", "language right",
+                "seconds"):
         table.add_column(col)
     for name, fig in [*report["sets"].items(), ("total", report["total"])]:
         for sysname in systems:
             f = fig[sysname]
             table.add_row(name, str(fig["clips"]), sysname, _fmt(f["cer_zh"]), _fmt(f["wer_en"]), str(f["inserted"]),
-                          _fmt(f["coverage"]), str(f["seconds"]))
+                          _fmt(f["coverage"]), f"{f['language_right']}/{fig['clips']}", str(f["seconds"]))
     console.print(table)
     inserted = [(r["clip"], w) for r in report["clips"] for w in r["callqa"]["inserted"]]
     if inserted:
