@@ -35,6 +35,9 @@ class Settings:
     # worker processes uses 1, since its workers already fill the cores.
     asr_mono_parts: int = 2
     asr_min_part_s: float = 45.0
+    # Silero VAD speech threshold for decoding (faster-whisper's default, 0.5, is what the bare model uses);
+    # README "Measured" has the variants tried on real speech.
+    asr_vad_threshold: float = 0.5
     # Opt-in site names (company, product), comma-separated, passed to Whisper as hotwords. Empty by default:
     # collection vocabulary in a prompt makes Whisper write it into calls that never said it.
     asr_site_vocabulary: str = ""

@@ -143,6 +143,7 @@ class Transcriber:
             language=language,
             beam_size=self.settings.asr_beam_size,
             vad_filter=True,
+            vad_parameters={"threshold": self.settings.asr_vad_threshold},
             word_timestamps=words_on,
             hotwords=prompt,
         )
