@@ -36,6 +36,15 @@ def test_word_timestamps_refine_talk_time() -> None:
     assert m.talk_s["agent"] == pytest.approx(1.0)
 
 
+def test_a_segment_whose_words_have_no_duration_counts_its_own_span() -> None:
+    """Whisper can stamp every word of a short segment with one instant; the call must still be measured (this
+    crashed the ingest of a sample call) and the segment's talk time is its span."""
+    words = [Word(5.0, 5.0, "好"), Word(5.0, 5.0, "的")]
+    m = measure([seg("customer", 0, 4), Segment("agent", 4.2, 5.6, "好的", words=words)], duration=6)
+    assert m.talk_s == {"agent": pytest.approx(1.4), "customer": 4.0}
+    assert m.interruptions == {"agent": 0, "customer": 0}
+
+
 def test_speech_rate_in_syllables() -> None:
     assert syllables("广州市房地产") == 6
     assert syllables("collection agency") == 7 - 1  # col-lec-tion a-gen-cy

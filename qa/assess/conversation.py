@@ -131,9 +131,10 @@ def intersect(x: Sequence[Interval], y: Sequence[Interval]) -> list[Interval]:
 
 
 def speech_intervals(seg: Segment) -> list[Interval]:
-    if seg.words:
-        return [(w.start, w.end) for w in seg.words if w.end > w.start]
-    return [(seg.start, seg.end)]
+    """The segment's words as time intervals; the segment's own span when no word has a duration (Whisper can
+    give every word of a short segment the same start and end)."""
+    spans = [(w.start, w.end) for w in seg.words if w.end > w.start]
+    return spans or [(seg.start, seg.end)]
 
 
 def syllables(text: str) -> int:
