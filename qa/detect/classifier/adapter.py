@@ -232,9 +232,8 @@ def _adapted_features(top: Any, state: tuple[list[Any], Any], idx: np.ndarray, l
 
 
 def _speakers(rows: Rows, idx: np.ndarray) -> Any:
-    """The head's speaker one-hot, as `TextClassifier.predict` builds it."""
     import torch
 
-    from qa.detect.classifier.model import SPEAKERS
+    from qa.detect.classifier.model import speaker_features
 
-    return torch.tensor([[float(rows.speakers[i] == name) for name in SPEAKERS] for i in idx])
+    return torch.from_numpy(speaker_features([rows.speakers[i] for i in idx]))

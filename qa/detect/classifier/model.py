@@ -59,6 +59,11 @@ def classifier_dir(settings: Settings | None = None) -> Path:
     )
 
 
+def speaker_features(speakers: list[str]) -> np.ndarray:
+    """The head's speaker inputs: one-hot over `SPEAKERS`; any other value (unknown) is all zeros."""
+    return np.array([[float(s == name) for name in SPEAKERS] for s in speakers], dtype=np.float32)
+
+
 def head_adapter(folder: Path, meta: dict[str, Any]) -> Path | None:
     """The head's encoder adapter, checked against the sha256 its metadata recorded; None for a head without one."""
     from qa.audio import file_sha256
@@ -112,9 +117,7 @@ class TextClassifier:
         if not texts:
             return np.zeros((0, len(LABELS)), dtype=np.float32)
         x = self.encoder.embed(list(texts), batch_size=self.batch_size, layers=self.layers)
-        spk = speakers or [""] * len(texts)
-        s = np.array([[float(v == name) for name in SPEAKERS] for v in spk], dtype=np.float32)
-        z = np.hstack([x, s]) @ self.weights.T + self.bias
+        z = np.hstack([x, speaker_features(speakers or [""] * len(texts))]) @ self.weights.T + self.bias
         p = 1.0 / (1.0 + np.exp(-(z * self.calib_a + self.calib_b)))
         return p.astype(np.float32)
 

@@ -38,6 +38,7 @@ import numpy as np
 from qa.audio import file_sha256
 from qa.config import get_settings
 from qa.data import DATA_DIR
+from qa.detect.classifier.model import SPEAKERS, speaker_features
 from qa.detect.metrics import binary_metrics, matrix_metrics
 from qa.records import LABELS
 
@@ -49,7 +50,6 @@ DEFAULT_OUTPUT = Path(__file__).with_name("head")
 HEAD_VERSION = "1.1.0"  # 1.1: an encoder adapter trained with the head
 LAYERS = (6, 9, 12)
 MAX_LENGTH = 128
-SPEAKER_FEATURES = ("agent", "customer")
 #: Corpus rows count this much more than public rows when fitting: they are the target domain
 #: (1,268 corpus train rows against 10,000 COLD rows; 10 was best for corpus dev among 1/4/10/20).
 CORPUS_WEIGHT = 10.0
@@ -228,10 +228,6 @@ class FeatureCache:
         return x
 
 
-def speaker_features(speakers: list[str]) -> np.ndarray:
-    return np.array([[float(s == name) for name in SPEAKER_FEATURES] for s in speakers], dtype=np.float32)
-
-
 def design(x: np.ndarray, speakers: list[str]) -> np.ndarray:
     return np.hstack([x, speaker_features(speakers)])
 
@@ -407,7 +403,7 @@ def train(
                     "pooling": "mean, L2-normalised per layer, concatenated", "prefix": "query: ",
                     "max_length": MAX_LENGTH},
         "adapter": adapter_info,
-        "features": {"speaker_one_hot": list(SPEAKER_FEATURES)},
+        "features": {"speaker_one_hot": list(SPEAKERS)},
         "method": ("encoder adapter (LoRA) trained first, then " if adapt else "frozen encoder; ")
         + "logistic regression per label (sklearn, lbfgs, L2), Platt scaling on corpus dev",
         "c_values": c_values,
