@@ -75,9 +75,10 @@ def head_adapter(folder: Path, meta: dict[str, Any]) -> Path | None:
         return None
     if not path.is_file():
         raise ClassifierUnavailable(f"{folder}: the head was trained with an encoder adapter, but {path} is missing")
-    if file_sha256(path) != recorded:
+    actual = file_sha256(path)
+    if actual != recorded:
         raise ClassifierUnavailable(f"{folder}: {ADAPTER_FILE} is not the adapter the head was trained with "
-                                    f"(sha256 {file_sha256(path)[:12]}, expected {recorded[:12]}); retrain or restore it")
+                                    f"(sha256 {actual[:12]}, expected {recorded[:12]}); retrain or restore it")
     return path
 
 

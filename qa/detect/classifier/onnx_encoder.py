@@ -58,10 +58,10 @@ SPM_FILE = "tokenizer.spm"
 _MIN_COSINE = 0.9999
 
 
-def onnx_folder(settings: Settings, layers: tuple[int, ...], adapter: Path | None = None) -> Path:
+def onnx_folder(settings: Settings, layers: tuple[int, ...], adapter_sha: str = "") -> Path:
     """One folder per encoder, layer list and adapter (heads with different adapters need different graphs)."""
     name = describe_encoder(settings)["name"].replace("/", "_")
-    suffix = f"-a{file_sha256(adapter)[:12]}" if adapter is not None else ""
+    suffix = f"-a{adapter_sha[:12]}" if adapter_sha else ""
     return settings.models_dir / f"{name}-onnx-l{'-'.join(str(v) for v in layers)}{suffix}"
 
 
@@ -149,6 +149,7 @@ def build_onnx_encoder(source: Path | str, dest: Path, layers: tuple[int, ...], 
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
     try:
         log.info("exporting %s to ONNX (layers %s)", source, layers)
+        adapter_sha = _adapter_sha(adapter)
         _export(str(source), tmp, layers, max_length, adapter)
         sentences = list(VERIFY_SENTENCES)
         reference = SentenceEncoder(source, max_length=max_length, adapter=adapter).embed(sentences, layers=layers)
@@ -157,13 +158,13 @@ def build_onnx_encoder(source: Path | str, dest: Path, layers: tuple[int, ...], 
         if float(cos.min()) < _MIN_COSINE:
             raise EncoderUnavailable(f"ONNX encoder disagrees with torch (min cosine {cos.min():.6f} < {_MIN_COSINE})")
         info = {"source": str(source), "source_sha256": source_sha, "layers": list(layers), "max_length": max_length,
-                "format_version": FORMAT_VERSION, "adapter_sha256": _adapter_sha(adapter),
+                "format_version": FORMAT_VERSION, "adapter_sha256": adapter_sha,
                 "format": "ONNX opset 17, float32, mean pooling per layer in the graph; word embeddings in "
                           f"{EMBEDDINGS_FILE}, memory-mapped",
                 "torch_cosine_min": float(cos.min())}
         (tmp / BUILD_INFO_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
         write_checksums(tmp)
-        if _fresh(dest, source_sha, layers, max_length, adapter):  # a concurrent build finished first; keep it
+        if _fresh(dest, source_sha, layers, max_length, adapter_sha):  # a concurrent build finished first; keep it
             shutil.rmtree(tmp)
             return dest
         if dest.exists():
@@ -186,12 +187,11 @@ def _adapter_sha(adapter: Path | None) -> str:
     return file_sha256(adapter) if adapter is not None else ""
 
 
-def _fresh(folder: Path, source_sha: str, layers: tuple[int, ...], max_length: int,
-           adapter: Path | None = None) -> bool:
+def _fresh(folder: Path, source_sha: str, layers: tuple[int, ...], max_length: int, adapter_sha: str = "") -> bool:
     info = _build_info(folder)
     return (info.get("source_sha256") == source_sha and tuple(info.get("layers", ())) == tuple(layers)
             and info.get("max_length") == max_length and info.get("format_version") == FORMAT_VERSION
-            and info.get("adapter_sha256", "") == _adapter_sha(adapter))
+            and info.get("adapter_sha256", "") == adapter_sha)
 
 
 def ensure_onnx_encoder(layers: tuple[int, ...], settings: Settings | None = None, max_length: int = 128,
@@ -201,8 +201,9 @@ def ensure_onnx_encoder(layers: tuple[int, ...], settings: Settings | None = Non
     settings = settings or get_settings()
     source = ensure_encoder(settings)
     source_sha = describe_encoder(settings)["sha256"] or str(source)
-    folder = onnx_folder(settings, layers, adapter)
-    if _fresh(folder, source_sha, layers, max_length, adapter):
+    adapter_sha = _adapter_sha(adapter)  # hashed once per load
+    folder = onnx_folder(settings, layers, adapter_sha)
+    if _fresh(folder, source_sha, layers, max_length, adapter_sha):
         return folder
     if _build_info(folder):
         log.warning("rebuilding ONNX encoder %s: the encoder, layers or format changed", folder)
