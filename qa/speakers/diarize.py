@@ -5,8 +5,9 @@ Shape of the algorithm (CPU-cheap: it runs on every mono call):
 1. Silero VAD (bundled with faster-whisper) finds speech regions, with short silences kept apart so that
    turn-taking pauses become region boundaries.
 2. resemblyzer's bundled GE2E encoder (`qa.speakers.voice_encoder`, on ONNX Runtime) embeds overlapping
-   windows (1.5 s, hop 0.5 s) inside speech regions; each window's audio is level-normalised first, because the encoder's mel input is not logarithmic and a
-   loud and a quiet stretch of one voice would otherwise look like two speakers.
+   windows (1.5 s, hop 0.5 s) inside speech regions; each window's audio is level-normalised first, because
+   the encoder's mel input is not logarithmic and a loud and a quiet stretch of one voice would otherwise look
+   like two speakers.
 3. The windows are clustered into two groups (agglomerative, cosine, average linkage, then refined by two
    rounds of centroid re-assignment). If the two centroids are nearly the same voice, the call is treated as
    one speaker.
