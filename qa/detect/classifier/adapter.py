@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from qa.detect.classifier.encoder import QUERY_PREFIX, mean_pool
 from qa.records import LABELS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -186,20 +187,11 @@ def _length_batches(lengths: list[int], size: int) -> list[np.ndarray]:
     return [order[i : i + size] for i in range(0, len(order), size)]
 
 
-def _pool(hidden: Any, mask: Any) -> Any:
-    import torch
-
-    m = mask.unsqueeze(-1).to(hidden.dtype)
-    return torch.nn.functional.normalize((hidden * m).sum(1) / m.sum(1).clamp(min=1.0), dim=-1)
-
-
 def _frozen_states(model: Any, tokenizer: Any, texts: list[str], max_length: int,
                    layers: tuple[int, ...]) -> tuple[list[Any], Any]:
     """Per text: the hidden states entering the first adapted layer (float16, unpadded); and the frozen
     encoder's pooled head layers (n, hidden * len(layers))."""
     import torch
-
-    from qa.detect.classifier.encoder import QUERY_PREFIX
 
     ids = tokenizer([QUERY_PREFIX + t for t in texts], truncation=True, max_length=max_length)["input_ids"]
     entering: list[Any] = [None] * len(ids)
@@ -208,7 +200,7 @@ def _frozen_states(model: Any, tokenizer: Any, texts: list[str], max_length: int
         for idx in _length_batches([len(x) for x in ids], 64):
             batch = tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
             hidden = model(**batch, output_hidden_states=True).hidden_states
-            pooled[idx] = torch.cat([_pool(hidden[v], batch["attention_mask"]) for v in layers], 1)
+            pooled[idx] = torch.cat([mean_pool(hidden[v], batch["attention_mask"]) for v in layers], 1)
             for row, i in enumerate(idx):
                 entering[i] = hidden[FIRST_LAYER][row, : len(ids[i])].half().clone()
     return entering, pooled
@@ -231,7 +223,7 @@ def _adapted_features(top: Any, state: tuple[list[Any], Any], idx: np.ndarray, l
     for k, layer in enumerate(top):
         x = layer(x, attention_mask=additive)
         if FIRST_LAYER + k + 1 in layers:
-            out.append(_pool(x, mask))
+            out.append(mean_pool(x, mask))
     return torch.cat(out, 1)
 
 

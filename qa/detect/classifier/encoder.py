@@ -286,11 +286,16 @@ class SentenceEncoder:
 
     @staticmethod
     def pool(hidden: torch.Tensor, mask: torch.Tensor) -> np.ndarray:
-        import torch
+        return mean_pool(hidden, mask).float().cpu().numpy()
 
-        m = mask.unsqueeze(-1).to(hidden.dtype)
-        mean = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
-        return torch.nn.functional.normalize(mean, dim=-1).float().cpu().numpy()
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean over the tokens the attention mask keeps, L2-normalised (differentiable: adapter training uses it)."""
+    import torch
+
+    m = mask.unsqueeze(-1).to(hidden.dtype)
+    mean = (hidden * m).sum(1) / m.sum(1).clamp(min=1.0)
+    return torch.nn.functional.normalize(mean, dim=-1)
 
 
 def apply_adapter(model: torch.nn.Module, adapter: Path) -> None:
