@@ -36,8 +36,5 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   fi
 fi
 
-echo "==> compiling voice-measure kernels (numba cache)"
-.venv/bin/python -c "from qa.assess.acoustics import warm_up; warm_up()"
-
 echo "==> building offline models (cached under ${XDG_CACHE_HOME:-$HOME/.cache}/callqa/models)"
 .venv/bin/callqa models

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -140,20 +142,37 @@ def test_short_speech_is_one_speaker() -> None:
     assert turns and {t.cluster for t in turns} == {0}
 
 
-def test_diarising_a_call_loads_neither_torch_nor_resemblyzer():
-    """The speaker encoder runs on ONNX Runtime: a mono call's process never pays for torch (~150 MB, ~1 s)."""
+def test_diarising_and_measuring_a_call_loads_no_heavy_library():
+    """Speaker embeddings run on ONNX Runtime with a NumPy front end, voice measures on Praat: a mono call's
+    process never pays for torch (~150 MB, ~1 s), librosa's numba stack (~130 MB) or scikit-learn (~160 MB)."""
     import subprocess
     import sys
     from pathlib import Path
 
     code = ("import sys; from qa.audio import decode; from qa.speakers.diarize import diarize; "
+            "from qa.assess.acoustics import measure_turn; "
             "x = decode('recordings_sample/zh_02_third_party_callback.flac').mono()[:16000 * 20]; "
-            "d = diarize(x); assert d.turns, 'no turns'; "
-            "print(sorted(m for m in ('torch', 'resemblyzer') if m in sys.modules))")
+            "d = diarize(x); assert d.turns, 'no turns'; m = measure_turn(x[:16000 * 5], 16000); "
+            "assert m and m.pitch_hz, 'no pitch'; "
+            "print(sorted(m for m in ('torch', 'resemblyzer', 'librosa', 'numba', 'sklearn') if m in sys.modules))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parents[1])
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]", result.stdout
+
+
+def test_mel_front_end_matches_resemblyzers() -> None:
+    """The NumPy mel spectrogram feeds the encoder what resemblyzer's librosa front end computes."""
+    from resemblyzer.audio import wav_to_mel_spectrogram
+
+    from qa.audio import decode
+    from qa.speakers.voice_encoder import get_voice_encoder
+
+    x = decode(Path(__file__).resolve().parents[1] / "recordings_sample/zh_02_third_party_callback.flac").mono()
+    chunk = x[16000 * 3 : 16000 * 3 + 24000]
+    theirs, ours = wav_to_mel_spectrogram(chunk), get_voice_encoder().mel_spectrogram(chunk)
+    assert ours.shape == theirs.shape
+    assert np.abs(ours - theirs).max() <= 1e-5 * np.abs(theirs).max()
 
 
 def test_building_the_speaker_encoder_prints_no_deprecation_warnings():

@@ -149,22 +149,17 @@ def _run_in_worker(job: FileJob, db_url: str, force: bool) -> IngestResult:
 
 
 def _preload_models(settings: Settings) -> threading.Thread:
-    """Load the text classifier and librosa's voice-measure kernels on a thread while the first file is decoded
-    and transcribed (join it at the end): on a one-file ingest they load on the core Whisper leaves idle.
+    """Load the text classifier on a thread while the first file is decoded and transcribed (join it at the
+    end): on a one-file ingest it loads on the core Whisper leaves idle.
 
     Detection asks for the classifier through the same lock, so it waits only if loading has not finished.
     """
-    from qa.assess.acoustics import warm_up
     from qa.detect.engine import get_classifier
 
     def load() -> None:
         try:
             get_classifier(settings)  # None for a rules-only site: nothing to load
         except Exception:  # noqa: BLE001 - detection loads it again when it asks, and reports why it cannot
-            pass
-        try:
-            warm_up()
-        except Exception:  # noqa: BLE001 - voice measures report their own failures per turn
             pass
 
     thread = threading.Thread(target=load, name="preload-models", daemon=True)
@@ -183,10 +178,6 @@ def run_batch(jobs: list[FileJob], db_url: str, force: bool = False, workers: in
     worker = worker or _run_in_worker
     settings = settings or get_settings()
     get_engine(db_url)  # create or migrate the schema once, before any worker starts
-    if workers > 1 and len(jobs) > 1:
-        from qa.assess.acoustics import warm_up
-
-        warm_up()  # numba kernels compiled here, so workers never race to write the cache
     results: list[IngestResult] = []
 
     def collect(results_iter: Iterator[IngestResult]) -> None:

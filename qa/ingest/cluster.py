@@ -19,10 +19,6 @@ def run_on_ray(jobs: list[FileJob], db_url: str, address: str, force: bool, sett
     """`address`: "auto" (a running local cluster, else a new local one) or "ray://host:port"."""
     import ray
 
-    from qa.assess.acoustics import warm_up
-
-    warm_up()  # local workers share this machine's numba cache: fill it before they start
-
     if not ray.is_initialized():
         if address == "auto":
             try:

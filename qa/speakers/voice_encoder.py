@@ -3,8 +3,9 @@
 `ensure_voice_encoder` exports resemblyzer's `VoiceEncoder` (3-layer LSTM over 40 mel channels, linear,
 ReLU, L2 norm) once, at setup (`callqa models`) or on first use, into `<models_dir>/resemblyzer-ge2e-onnx/`,
 checks it against resemblyzer's own torch encoder and records the weights' sha256; changed weights rebuild
-it. At run time diarisation imports neither torch nor resemblyzer: on a one-file ingest that saved ~150 MB of
-memory and ~1 s of imports.
+it. The mel filter bank of resemblyzer's front end is stored beside the graph (`mel_basis.npy`) and the
+short-time spectrum is taken with NumPy, so at run time diarisation imports neither torch, resemblyzer nor librosa:
+on a one-file ingest torch cost ~150 MB and ~1 s of imports, librosa's numba stack another ~130 MB.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 FOLDER = "resemblyzer-ge2e-onnx"
 ONNX_FILE = "voice_encoder.onnx"
+MEL_BASIS_FILE = "mel_basis.npy"
 BUILD_INFO_FILE = "build.json"
 # resemblyzer.hparams, copied: importing that module imports torch.
 SAMPLING_RATE = 16000
@@ -76,6 +78,10 @@ def build_voice_encoder(dest: Path, weights_sha: str) -> Path:
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
     try:
+        import librosa  # build time only (a dependency of resemblyzer)
+
+        n_fft = SAMPLING_RATE * MEL_WINDOW_MS // 1000
+        np.save(tmp / MEL_BASIS_FILE, librosa.filters.mel(sr=SAMPLING_RATE, n_fft=n_fft, n_mels=MEL_CHANNELS))
         sample = torch.rand(2, 160, MEL_CHANNELS)
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the exporter's notes on LSTM batch_first; the outputs are checked below
@@ -85,7 +91,7 @@ def build_voice_encoder(dest: Path, weights_sha: str) -> Path:
                               opset_version=17, dynamo=False)
         rng = np.random.default_rng(0)
         checks = [rng.random((n, frames, MEL_CHANNELS), dtype=np.float32) * 5 for n, frames in ((3, 151), (1, 40))]
-        ours = OnnxVoiceEncoder(tmp / ONNX_FILE)
+        ours = OnnxVoiceEncoder(tmp)
         cosine = 1.0
         for mels in checks:
             with torch.inference_mode():
@@ -94,7 +100,8 @@ def build_voice_encoder(dest: Path, weights_sha: str) -> Path:
         if cosine < _MIN_COSINE:
             raise VoiceEncoderUnavailable(f"ONNX voice encoder disagrees with torch (min cosine {cosine:.6f})")
         info = {"weights": str(weights_path()), "weights_sha256": weights_sha, "torch_cosine_min": cosine,
-                "format": "ONNX opset 17, float32, (batch, frames, 40 mel) -> (batch, 256) L2-normed"}
+                "format": "ONNX opset 17, float32, (batch, frames, 40 mel) -> (batch, 256) L2-normed",
+                "mel_basis": f"{MEL_BASIS_FILE}: librosa.filters.mel(sr=16000, n_fft=400, n_mels=40)"}
         (tmp / BUILD_INFO_FILE).write_text(json.dumps(info, indent=2), encoding="utf-8")
         if _fresh(dest, weights_sha):  # a concurrent build finished first; keep it
             shutil.rmtree(tmp)
@@ -110,7 +117,7 @@ def build_voice_encoder(dest: Path, weights_sha: str) -> Path:
 
 def _fresh(folder: Path, weights_sha: str) -> bool:
     info_path = folder / BUILD_INFO_FILE
-    if not (info_path.is_file() and (folder / ONNX_FILE).is_file()):
+    if not (info_path.is_file() and (folder / ONNX_FILE).is_file() and (folder / MEL_BASIS_FILE).is_file()):
         return False
     return json.loads(info_path.read_text(encoding="utf-8")).get("weights_sha256") == weights_sha
 
@@ -134,16 +141,30 @@ def ensure_voice_encoder(settings: Settings | None = None) -> Path:
 
 
 class OnnxVoiceEncoder:
-    """GE2E embeddings of mel batches: (batch, frames, 40) float32 -> (batch, 256), L2-normed."""
+    """resemblyzer's front end (`mel_spectrogram`) and GE2E embeddings of mel batches:
+    (batch, frames, 40) float32 -> (batch, 256), L2-normed."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, folder: Path) -> None:
         import onnxruntime as ort
+        from scipy.signal import get_window
 
         options = ort.SessionOptions()
         options.intra_op_num_threads = 1  # diarisation runs beside Whisper, one core each
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.session = ort.InferenceSession(str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"])
+        self.mel_basis = np.load(folder / MEL_BASIS_FILE).astype(np.float32)
+        self.n_fft = SAMPLING_RATE * MEL_WINDOW_MS // 1000
+        self.hop = SAMPLING_RATE * MEL_STEP_MS // 1000
+        self.window = get_window("hann", self.n_fft).astype(np.float32)  # periodic, as librosa's
+
+    def mel_spectrogram(self, samples: np.ndarray) -> np.ndarray:
+        """(frames, 40) power mel spectrogram of 16 kHz samples: resemblyzer's `wav_to_mel_spectrogram`
+        (librosa's centred, zero-padded STFT) without librosa."""
+        padded = np.pad(np.asarray(samples, dtype=np.float32), self.n_fft // 2)
+        frames = np.lib.stride_tricks.sliding_window_view(padded, self.n_fft)[:: self.hop]
+        power = np.abs(np.fft.rfft(frames * self.window, axis=1)) ** 2
+        return (power.astype(np.float32) @ self.mel_basis.T).astype(np.float32)
 
     def __call__(self, mels: np.ndarray) -> np.ndarray:
         return self.session.run(None, {"mels": np.ascontiguousarray(mels, dtype=np.float32)})[0]
@@ -158,5 +179,5 @@ def get_voice_encoder(settings: Settings | None = None) -> OnnxVoiceEncoder:
     settings = settings or get_settings()
     with _lock:
         if settings.models_dir not in _loaded:
-            _loaded[settings.models_dir] = OnnxVoiceEncoder(ensure_voice_encoder(settings) / ONNX_FILE)
+            _loaded[settings.models_dir] = OnnxVoiceEncoder(ensure_voice_encoder(settings))
         return _loaded[settings.models_dir]
