@@ -143,7 +143,7 @@ def test_short_speech_is_one_speaker() -> None:
 
 
 def test_diarising_and_measuring_a_call_loads_no_heavy_library():
-    """Speaker embeddings run on ONNX Runtime with a NumPy front end, voice measures on Praat: a mono call's
+    """Speaker embeddings run on ONNX Runtime with a NumPy front end, voice measures on NumPy and SciPy: a mono call's
     process never pays for torch (~150 MB, ~1 s), librosa's numba stack (~130 MB) or scikit-learn (~160 MB)."""
     import subprocess
     import sys

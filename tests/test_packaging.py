@@ -34,19 +34,8 @@ def _imports(folder: Path) -> dict[str, set[str]]:
     return found
 
 
-def _distributions() -> dict[str, list[str]]:
-    """Import name -> distributions. `packages_distributions` only infers names from .py files, so a package
-    that is one top-level extension module (praat-parselmouth's parselmouth.*.so) is added from its files."""
-    dists = {k: list(v) for k, v in md.packages_distributions().items()}
-    for dist in md.distributions():
-        for f in dist.files or []:
-            if len(f.parts) == 1 and f.suffix in (".so", ".pyd"):
-                dists.setdefault(f.name.split(".")[0], []).append(dist.metadata["Name"])
-    return dists
-
-
 def _undeclared(folder: Path, declared: set[str]) -> dict[str, list[str]]:
-    dists = _distributions()
+    dists = md.packages_distributions()
     return {top: sorted(files) for top, files in _imports(folder).items()
             if not any(d.lower().replace("_", "-") in declared for d in dists.get(top, []))}
 

@@ -1,8 +1,6 @@
-"""Per-turn voice measures (Praat's pitch, NumPy/SciPy levels) and voice stress markers against an agent's own
-baseline.
+"""Per-turn voice measures (NumPy and SciPy) and voice stress markers against an agent's own baseline.
 
-Measures per turn: pitch level (median F0, semitones re 55 Hz) and range (P90-P10) from Praat's
-autocorrelation pitch tracker (parselmouth), loudness
+Measures per turn: pitch level (median F0, semitones re 55 Hz) and range (P90-P10) from YIN, loudness
 (RMS dBFS over active frames), jitter-like pitch instability (mean frame-to-frame F0 change), speech rate
 (syllables/s from word timestamps; syllable nuclei/s from the intensity envelope,
 after de Jong & Wempe 2009, when there are no words) and pause ratio. These are frame-level
@@ -127,18 +125,47 @@ def frame_rms(y: np.ndarray, frame: int, hop: int) -> np.ndarray:
 
 
 def pitch_track(y: np.ndarray, rate: int, cfg: Mapping[str, Any] | None = None) -> np.ndarray:
-    """F0 in Hz every `pitch_step_s` (NaN where unvoiced) from Praat's autocorrelation method (Boersma 1993)
-    through parselmouth. It replaced librosa's pyin at a sixth of the CPU time and without numba's ~130 MB; on
-    46 real clips of speech_more the per-clip median pitch and range agree with pyin's (median differences
-    0.17 and 0.02 st; README, "Speed and memory")."""
-    import parselmouth
+    """F0 in Hz per 20 ms frame (NaN where unvoiced): YIN (de Cheveigné & Kawahara 2002) in librosa.yin's
+    vectorised form. A frame is voiced when its normalised difference dips below `voiced_max_cmndf`.
+
+    It replaced librosa's pyin, whose numba stack held ~130 MB and took 12x the CPU time (Praat, through
+    parselmouth, is GPL). On 46 real clips of speech_more (30 s each) the per-clip median pitch differs from
+    pyin's by 0.00 st at the median (P90 0.88 st), the range by -0.21 st (README, "Speed and memory")."""
+    from math import gcd
+
+    from scipy.signal import resample_poly
 
     cfg = cfg or load_config()["measure"]
-    pitch = parselmouth.Sound(np.asarray(y, dtype=np.float64), sampling_frequency=rate).to_pitch_ac(
-        time_step=float(cfg["pitch_step_s"]), pitch_floor=float(cfg["fmin_hz"]), pitch_ceiling=float(cfg["fmax_hz"]),
-        voicing_threshold=float(cfg["voicing_threshold"]))
-    f0 = pitch.selected_array["frequency"]
-    return np.where(f0 > 0, f0, np.nan)
+    prate = int(cfg["pitch_rate"])
+    g = gcd(prate, rate)
+    x = resample_poly(np.asarray(y, dtype=np.float64), prate // g, rate // g) if rate != prate else y
+    hop = int(prate * float(cfg["pitch_step_s"]))
+    max_p, min_p = int(np.ceil(prate / float(cfg["fmin_hz"]))), int(prate / float(cfg["fmax_hz"]))
+    win = max_p + 1  # integration window: one longest period
+    frame = win + max_p + 1
+    frames = np.lib.stride_tricks.sliding_window_view(np.pad(np.asarray(x, dtype=np.float64), frame // 2),
+                                                      frame)[::hop]
+    # Difference function d(tau) = e(0) + e(tau) - 2 acf(tau) over the window, the autocorrelation by FFT.
+    n = 1 << int(np.ceil(np.log2(2 * frame)))
+    acf = np.fft.irfft(np.fft.rfft(frames, n, axis=1) * np.fft.rfft(frames[:, win:0:-1], n, axis=1), n,
+                       axis=1)[:, win : win + max_p + 1]
+    energy = np.cumsum(frames**2, axis=1)
+    energy = energy[:, win : win + max_p + 1] - energy[:, : max_p + 1]
+    d = energy[:, :1] + energy - 2 * acf
+    # Cumulative mean normalised difference over the lags of fmax .. fmin.
+    cmndf = d[:, 1:] * np.arange(1, max_p + 1) / np.maximum(np.cumsum(d[:, 1:], axis=1), 1e-12)
+    c = cmndf[:, min_p - 1 :]
+    trough = np.zeros_like(c, dtype=bool)
+    trough[:, 1:-1] = (c[:, 1:-1] < c[:, :-2]) & (c[:, 1:-1] <= c[:, 2:])
+    below = trough & (c < float(cfg["trough_threshold"]))
+    lag = np.where(below.any(axis=1), below.argmax(axis=1), c.argmin(axis=1))  # first dip, else the deepest
+    rows = np.arange(len(c))
+    mid = np.clip(lag, 1, c.shape[1] - 2)
+    left, centre, right = c[rows, mid - 1], c[rows, mid], c[rows, mid + 1]
+    curve = left - 2 * centre + right
+    shift = np.where((lag == mid) & (np.abs(curve) > 1e-12), 0.5 * (left - right) / np.where(curve == 0, 1, curve), 0)
+    f0 = prate / (min_p + lag + shift)
+    return np.where(c[rows, lag] < float(cfg["voiced_max_cmndf"]), f0, np.nan)
 
 
 def syllable_nuclei_rate(y: np.ndarray, rate: int, cfg: Mapping[str, Any] | None = None) -> float | None:
