@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 ONNX_FILE = "encoder.onnx"
 # Padded tokens per batch: short lines still go 64 at a time, 128-token turns 8 at a time. ONNX Runtime's arena
-# keeps the largest batch's activations: 64 x 128 tokens held ~330 MB and took ~30% more CPU than 1,024-token
+# keeps the largest batch's activations: 64 x 128 tokens held ~330 MB and took 15-30% more CPU than 1,024-token
 # batches (~150 MB).
 BATCH_TOKENS = 1024
 EMBEDDINGS_FILE = "word_embeddings.npy"
