@@ -138,6 +138,12 @@ def is_silent(samples: np.ndarray, threshold_db: float = -50.0) -> bool:
     return 20 * np.log10(max(rms, 1e-10)) < threshold_db
 
 
+def centred_frames(samples: np.ndarray, frame: int, hop: int) -> np.ndarray:
+    """Frames of `frame` samples every `hop`, the first centred on sample 0 (zero-padded by half a frame each
+    side, as librosa's `center=True`): a read-only (n, frame) view, n = 1 + len(samples) // hop."""
+    return np.lib.stride_tricks.sliding_window_view(np.pad(samples, frame // 2), frame)[::hop]
+
+
 AUDIO_SUFFIXES = {".wav", ".flac", ".mp3", ".m4a", ".aac", ".ogg", ".opus", ".oga", ".wma", ".amr", ".webm", ".mp4"}
 
 

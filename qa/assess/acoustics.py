@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from qa.audio import centred_frames
 from qa.data import load_file
 from qa.data import path as data_path
 from qa.records import DecodedAudio, Finding, Segment, Word
@@ -119,8 +120,7 @@ def measure_turn(samples: np.ndarray, rate: int,
 
 def frame_rms(y: np.ndarray, frame: int, hop: int) -> np.ndarray:
     """RMS of centred, zero-padded frames (librosa.feature.rms's framing, without librosa's numba stack)."""
-    padded = np.pad(np.asarray(y, dtype=np.float64), frame // 2)
-    frames = np.lib.stride_tricks.sliding_window_view(padded, frame)[::hop]
+    frames = centred_frames(np.asarray(y, dtype=np.float64), frame, hop)
     return np.sqrt(np.einsum("ij,ij->i", frames, frames) / frame)
 
 
@@ -131,20 +131,18 @@ def pitch_track(y: np.ndarray, rate: int, cfg: Mapping[str, Any] | None = None) 
     It replaced librosa's pyin, whose numba stack held ~130 MB and took 12x the CPU time (Praat, through
     parselmouth, is GPL). On 46 real clips of speech_more (30 s each) the per-clip median pitch differs from
     pyin's by 0.00 st at the median (P90 0.88 st), the range by -0.21 st (README, "Speed and memory")."""
-    from math import gcd
-
     from scipy.signal import resample_poly
 
     cfg = cfg or load_config()["measure"]
     prate = int(cfg["pitch_rate"])
-    g = gcd(prate, rate)
-    x = resample_poly(np.asarray(y, dtype=np.float64), prate // g, rate // g) if rate != prate else y
+    x = np.asarray(y, dtype=np.float64)
+    if rate != prate:
+        x = resample_poly(x, prate, rate)
     hop = int(prate * float(cfg["pitch_step_s"]))
     max_p, min_p = int(np.ceil(prate / float(cfg["fmin_hz"]))), int(prate / float(cfg["fmax_hz"]))
     win = max_p + 1  # integration window: one longest period
     frame = win + max_p + 1
-    frames = np.lib.stride_tricks.sliding_window_view(np.pad(np.asarray(x, dtype=np.float64), frame // 2),
-                                                      frame)[::hop]
+    frames = centred_frames(x, frame, hop)
     # Difference function d(tau) = e(0) + e(tau) - 2 acf(tau) over the window, the autocorrelation by FFT.
     n = 1 << int(np.ceil(np.log2(2 * frame)))
     acf = np.fft.irfft(np.fft.rfft(frames, n, axis=1) * np.fft.rfft(frames[:, win:0:-1], n, axis=1), n,

@@ -171,12 +171,9 @@ def _runs(labels: np.ndarray) -> list[tuple[int, int, int]]:
 
 
 def _resample(samples: np.ndarray, rate: int) -> np.ndarray:
-    from math import gcd
-
     from scipy.signal import resample_poly
 
-    g = gcd(RATE, rate)
-    return resample_poly(samples, RATE // g, rate // g).astype(np.float32)
+    return resample_poly(samples, RATE, rate).astype(np.float32)
 
 
 def diarize(samples: np.ndarray, rate: int = 16000, num_speakers: int = 2) -> Diarization:

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from qa.audio import file_sha256
+from qa.audio import centred_frames, file_sha256
 from qa.config import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -37,6 +37,8 @@ SAMPLING_RATE = 16000
 MEL_WINDOW_MS = 25
 MEL_STEP_MS = 10
 MEL_CHANNELS = 40
+N_FFT = SAMPLING_RATE * MEL_WINDOW_MS // 1000
+HOP_LENGTH = SAMPLING_RATE * MEL_STEP_MS // 1000
 EMBEDDING_SIZE = 256
 _MIN_COSINE = 0.9999
 
@@ -80,8 +82,7 @@ def build_voice_encoder(dest: Path, weights_sha: str) -> Path:
     try:
         import librosa  # build time only (a dependency of resemblyzer)
 
-        n_fft = SAMPLING_RATE * MEL_WINDOW_MS // 1000
-        np.save(tmp / MEL_BASIS_FILE, librosa.filters.mel(sr=SAMPLING_RATE, n_fft=n_fft, n_mels=MEL_CHANNELS))
+        np.save(tmp / MEL_BASIS_FILE, librosa.filters.mel(sr=SAMPLING_RATE, n_fft=N_FFT, n_mels=MEL_CHANNELS))
         sample = torch.rand(2, 160, MEL_CHANNELS)
         with torch.inference_mode(), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # the exporter's notes on LSTM batch_first; the outputs are checked below
@@ -154,17 +155,14 @@ class OnnxVoiceEncoder:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"])
         self.mel_basis = np.load(folder / MEL_BASIS_FILE).astype(np.float32)
-        self.n_fft = SAMPLING_RATE * MEL_WINDOW_MS // 1000
-        self.hop = SAMPLING_RATE * MEL_STEP_MS // 1000
-        self.window = get_window("hann", self.n_fft).astype(np.float32)  # periodic, as librosa's
+        self.window = get_window("hann", N_FFT).astype(np.float32)  # periodic, as librosa's
 
     def mel_spectrogram(self, samples: np.ndarray) -> np.ndarray:
         """(frames, 40) power mel spectrogram of 16 kHz samples: resemblyzer's `wav_to_mel_spectrogram`
         (librosa's centred, zero-padded STFT) without librosa."""
-        padded = np.pad(np.asarray(samples, dtype=np.float32), self.n_fft // 2)
-        frames = np.lib.stride_tricks.sliding_window_view(padded, self.n_fft)[:: self.hop]
+        frames = centred_frames(np.asarray(samples, dtype=np.float32), N_FFT, HOP_LENGTH)
         power = np.abs(np.fft.rfft(frames * self.window, axis=1)) ** 2
-        return (power.astype(np.float32) @ self.mel_basis.T).astype(np.float32)
+        return power.astype(np.float32) @ self.mel_basis.T
 
     def __call__(self, mels: np.ndarray) -> np.ndarray:
         return self.session.run(None, {"mels": np.ascontiguousarray(mels, dtype=np.float32)})[0]
