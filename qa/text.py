@@ -13,9 +13,10 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from difflib import SequenceMatcher
 from functools import cached_property, lru_cache
 from typing import Any
+
+from rapidfuzz import fuzz
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 LATIN = re.compile(r"[A-Za-z]")
@@ -316,20 +317,19 @@ def _literal_rx(literal: str) -> re.Pattern[str]:
 
 
 def fuzzy_find(needle: str, haystack: str, ratio: float = 0.8, min_len: int = 4) -> tuple[int, int] | None:
-    """[start, end) of the window of `haystack` most similar to `needle`, when at least `ratio` similar
-    (SequenceMatcher) and `needle` has at least `min_len` characters: ASR-garbled phrases."""
+    """[start, end) of the window of `haystack` (one character shorter than `needle`, as long, or one longer)
+    most similar to `needle`, when at least `ratio` similar (Indel similarity, 2*LCS/(len a + len b)) and
+    `needle` has at least `min_len` characters: ASR-garbled phrases."""
     n = len(needle)
     if n < min_len or len(haystack) < n - 1:
         return None
     best, best_span = 0.0, None
     for width in (n - 1, n, n + 1):
-        if width <= 0:
-            continue
         for i in range(0, max(1, len(haystack) - width + 1)):
-            r = SequenceMatcher(None, needle, haystack[i:i + width], autojunk=False).ratio()
-            if r > best:
-                best, best_span = r, (i, min(i + width, len(haystack)))
-    return best_span if best >= ratio else None
+            score = fuzz.ratio(needle, haystack[i:i + width], score_cutoff=best)
+            if score > best:
+                best, best_span = score, (i, min(i + width, len(haystack)))
+    return best_span if best >= 100 * ratio - 1e-9 else None
 
 
 @dataclass
