@@ -39,10 +39,10 @@ def test_mandarin_clip_in_simplified_chinese(asr) -> None:  # type: ignore[no-un
     from qa.audio import decode
 
     samples = decode(shared_file("speech/aishell-BAC009S0724W0121.wav")).mono()
-    guess = asr.detect_language(samples)
-    segments = asr.transcribe(samples, guess.language)
+    recognition = asr.transcribe(samples)
+    segments = recognition.segments
     text = "".join(s.text for s in segments)
-    assert guess.language == "zh"
+    assert recognition.language.language == "zh"
     assert to_simplified(text) == text
     assert error_rate("广州市房地产中介协会分析", text, "zh") <= 0.35
     assert all(seg.words for seg in segments), "word timestamps are kept"
@@ -53,8 +53,10 @@ def test_english_clip(asr) -> None:  # type: ignore[no-untyped-def]
     from qa.audio import decode
 
     samples = decode(shared_file("speech/jfk.flac")).mono()
-    segments = asr.transcribe(samples, asr.detect_language(samples).language)
+    recognition = asr.transcribe(samples)
+    segments = recognition.segments
     text = " ".join(s.text for s in segments)
+    assert recognition.language.language == "en"
     reference = ("And so my fellow Americans, ask not what your country can do for you, "
                  "ask what you can do for your country.")
     assert error_rate(reference, text, "en") <= 0.15
@@ -66,8 +68,34 @@ def test_english_clip(asr) -> None:  # type: ignore[no-untyped-def]
 def test_silence_and_noise_give_no_text(asr) -> None:  # type: ignore[no-untyped-def]
     rng = np.random.default_rng(1)
     quiet_noise = (rng.standard_normal(16000 * 8) * 0.003).astype(np.float32)
-    assert asr.transcribe(quiet_noise, "zh") == []
-    assert asr.transcribe(np.zeros(16000 * 8, dtype=np.float32), "en") == []
+    assert asr.transcribe(quiet_noise, "zh").segments == []
+    assert asr.transcribe(np.zeros(16000 * 8, dtype=np.float32), "en").segments == []
+    assert asr.transcribe(quiet_noise).segments == []
+
+
+@pytest.mark.slow
+def test_language_detection_reuses_the_decoders_first_window(asr, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Detecting the language costs no encoder pass of its own, and decodes exactly as when it is given."""
+    from qa.audio import decode
+
+    samples = decode(shared_file("speech/aishell-BAC009S0724W0121.wav")).mono()
+    real, passes = asr.model.model, []
+
+    class Counting:
+        def __getattr__(self, name: str):  # type: ignore[no-untyped-def]
+            return getattr(real, name)
+
+        def encode(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+            passes.append(1)
+            return real.encode(*args, **kwargs)
+
+    monkeypatch.setattr(asr.model, "model", Counting())
+    detected = asr.transcribe(samples)
+    with_detection = len(passes)
+    given = asr.transcribe(samples, "zh")
+    assert detected.language.language == "zh" and detected.language.probability > 0.9
+    assert [s.text for s in detected.segments] == [s.text for s in given.segments]
+    assert with_detection == len(passes) - with_detection >= 1
 
 
 @pytest.mark.slow

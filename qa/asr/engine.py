@@ -11,6 +11,7 @@ import re
 import threading
 import zlib
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -28,7 +29,6 @@ _DATA = load_data("asr")
 _HALLUCINATIONS = [p.lower() for p in _DATA["hallucination_phrases"]]
 _GUARDS = _DATA["guards"]
 SUPPORTED = ("zh", "en")
-LANGUAGE_WINDOW_S = 180.0  # language detection reads at most this much of a stream
 ZH_LIKE = {"zh", "yue"}  # Whisper sometimes labels telephone Mandarin as Cantonese
 
 
@@ -49,6 +49,25 @@ class StreamSegment:
 class LanguageGuess:
     language: str  # "zh" | "en"
     probability: float  # share of zh+en probability mass the winner holds
+
+
+@dataclass
+class Recognition:
+    """One stream's kept segments and the language they were decoded in."""
+
+    segments: list[StreamSegment]
+    language: LanguageGuess
+
+
+def fold_language(probs: list[tuple[str, float]]) -> LanguageGuess:
+    """zh or en from Whisper's language probabilities: Chinese-like languages count as zh, others are dropped
+    (Whisper has called a Hunan dialect clip Burmese and a Sichuanese one Tibetan)."""
+    zh = sum(p for lang, p in probs if lang in ZH_LIKE)
+    en = sum(p for lang, p in probs if lang == "en")
+    total = zh + en
+    if total <= 0:
+        return LanguageGuess("zh", 0.0)
+    return LanguageGuess("zh", zh / total) if zh >= en else LanguageGuess("en", en / total)
 
 
 def _compression_ratio(text: str) -> float:
@@ -88,11 +107,60 @@ def rejection_reason(
     return None
 
 
+_first_window = threading.local()
+
+
+@lru_cache(maxsize=1)
+def _whisper_class() -> type:
+    """faster-whisper's WhisperModel with two changes, made here so that importing this module stays light:
+
+    - language detection folds Whisper's languages into zh or en (`fold_language`), so that the decoder is
+      started in the folded language;
+    - the decoder re-uses the encoder output of the window detection looked at (the first 30 s of speech)
+      instead of encoding it again: detection costs nothing beyond one dot product (with base on one thread, an
+      encoder pass is ~1 CPU s, once per stream). Reuse is checked by equality of the encoder's input, per
+      thread, so it can never change a result."""
+    from faster_whisper import WhisperModel
+    from faster_whisper.transcribe import pad_or_trim
+
+    class Whisper(WhisperModel):  # type: ignore[misc]
+        def detect_language(self, audio: np.ndarray | None = None, features: np.ndarray | None = None,
+                            vad_filter: bool = False, vad_parameters: Any = None,
+                            language_detection_segments: int = 1,
+                            language_detection_threshold: float = 0.5) -> tuple[str, float, list[tuple[str, float]]]:
+            if features is None:
+                _lang, _p, probs = super().detect_language(audio, None, vad_filter, vad_parameters,
+                                                           language_detection_segments, language_detection_threshold)
+                guess = fold_language(probs)
+                return guess.language, guess.probability, probs
+            window = self.feature_extractor.nb_max_frames
+            content = features.shape[-1] - 1  # the decoder reads up to the last-but-one frame
+            guess, probs = LanguageGuess("zh", 0.0), []
+            for start in range(0, min(content, window * language_detection_segments), window):
+                segment = pad_or_trim(features[:, start:min(start + window, content)])
+                encoded = super().encode(segment)
+                if start == 0:
+                    _first_window.kept = (segment, encoded)
+                probs = [(token[2:-2], p) for token, p in self.model.detect_language(encoded)[0]]
+                guess = fold_language(probs)
+                if guess.probability > language_detection_threshold:
+                    break
+            return guess.language, guess.probability, probs
+
+        def encode(self, features: np.ndarray) -> Any:
+            kept, _first_window.kept = getattr(_first_window, "kept", None), None
+            if kept is not None and kept[0].shape == features.shape and np.array_equal(kept[0], features):
+                return kept[1]
+            return super().encode(features)
+
+    return Whisper
+
+
 class Transcriber:
     """A loaded Whisper model plus the decoding options callqa uses. Thread-safe for concurrent streams."""
 
     def __init__(self, settings: Settings | None = None) -> None:
-        from faster_whisper import BatchedInferencePipeline, WhisperModel
+        from faster_whisper import BatchedInferencePipeline
 
         self.settings = settings or get_settings()
         self.spec: ModelSpec = resolve_asr_model(self.settings)
@@ -102,38 +170,27 @@ class Transcriber:
                                 ctranslate2.get_cuda_device_count())
         device, compute = chosen.device, chosen.compute_type
         log.info("loading ASR model %s from %s on %s/%s", self.spec.name, self.spec.path, device, compute)
-        self.model = WhisperModel(
+        self.model = _whisper_class()(
             self.spec.path, device=device, compute_type=compute,
             cpu_threads=self.settings.asr_cpu_threads, num_workers=max(2, self.settings.asr_mono_parts),
         )
         self.english_only = not self.model.model.is_multilingual
         self.batched = BatchedInferencePipeline(self.model) if self.settings.asr_batch_size > 0 else None
 
-    def detect_language(self, samples: np.ndarray) -> LanguageGuess:
-        """Pick zh or en for a stream from Whisper's language probabilities (other languages are folded in)."""
-        if self.english_only:
-            return LanguageGuess("en", 1.0)
-        forced = self.settings.language
-        if forced in SUPPORTED:
-            return LanguageGuess(forced, 1.0)
-        # Whisper looks at the first one or two 30-s windows of speech; the VAD that finds them need not read
-        # the rest of a long call (it took ~1 s and ~60 MB per 10 minutes).
-        _, _, probs = self.model.detect_language(
-            samples[: int(LANGUAGE_WINDOW_S * RATE)], vad_filter=True, language_detection_segments=2
-        )
-        zh = sum(p for lang, p in probs if lang in ZH_LIKE)
-        en = sum(p for lang, p in probs if lang == "en")
-        total = zh + en
-        if total <= 0:
-            return LanguageGuess("zh", 0.0)
-        return LanguageGuess("zh", zh / total) if zh >= en else LanguageGuess("en", en / total)
-
     def transcribe(
-        self, samples: np.ndarray, language: str, offset: float = 0.0, word_timestamps: bool | None = None
-    ) -> list[StreamSegment]:
-        """Transcribe one mono 16 kHz stream; hallucinated segments are dropped, text is Simplified."""
+        self, samples: np.ndarray, language: str | None = None, offset: float = 0.0,
+        word_timestamps: bool | None = None,
+    ) -> Recognition:
+        """Transcribe one mono 16 kHz stream; hallucinated segments are dropped, text is Simplified.
+
+        `language`: "zh" or "en"; None decodes in the language detected on the stream's first 30 s of speech
+        (or the one `Settings.language` forces)."""
+        if self.english_only:
+            language = "en"
+        elif language is None and self.settings.language in SUPPORTED:
+            language = self.settings.language
         if samples.size < RATE // 2 or is_silent(samples):
-            return []
+            return Recognition([], LanguageGuess(language or "zh", 0.0))
         words_on = self.settings.asr_word_timestamps if word_timestamps is None else word_timestamps
         prompt = site_vocabulary(self.settings) if self.settings.asr_site_vocabulary else None
         # The bare model's decoding, measured best on real speech (README "ASR accuracy"): beam search, Silero VAD
@@ -146,11 +203,13 @@ class Transcriber:
             vad_parameters={"threshold": self.settings.asr_vad_threshold},
             word_timestamps=words_on,
             hotwords=prompt,
+            language_detection_segments=2,  # a second 30-s window only when the first leaves zh/en in doubt
         )
         if self.batched is not None:
-            segments, _info = self.batched.transcribe(samples, batch_size=self.settings.asr_batch_size, **options)
+            segments, info = self.batched.transcribe(samples, batch_size=self.settings.asr_batch_size, **options)
         else:
-            segments, _info = self.model.transcribe(samples, **options)
+            segments, info = self.model.transcribe(samples, **options)
+        guess = LanguageGuess(info.language, float(info.language_probability))
         out: list[StreamSegment] = []
         for seg in segments:
             reason = rejection_reason(seg.text, seg.avg_logprob, seg.no_speech_prob, prompt)
@@ -164,7 +223,7 @@ class Transcriber:
                     start=offset + start, end=offset + end, text=to_simplified(raw), raw_text=raw,
                     words=words, avg_logprob=seg.avg_logprob, no_speech_prob=seg.no_speech_prob,
                 ))
-        return out
+        return Recognition(out, guess)
 
 
 _SENTENCE_END = ("。", "？", "！", ".", "?", "!")

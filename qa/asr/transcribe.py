@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from qa.asr.engine import StreamSegment, Transcriber
+from qa.asr.engine import Recognition, StreamSegment, Transcriber
 from qa.audio import RATE, is_silent
 from qa.records import (
     CallMeta,
@@ -22,8 +22,10 @@ from qa.speakers.channels import channel_streams, is_dual_mono, role_for_cluster
 log = logging.getLogger(__name__)
 
 
-def call_language(languages: list[tuple[str, float]]) -> str:
-    """'zh', 'en', or 'mixed' when the streams disagree or the detector was torn between the two."""
+def call_language(recognitions: list[Recognition]) -> str:
+    """'zh', 'en', or 'mixed' when the streams (or parts) that said anything disagree, or the detector was torn
+    between the two."""
+    languages = [(r.language.language, r.language.probability) for r in recognitions if r.segments]
     if not languages:
         return "zh"
     kinds = {lang for lang, _ in languages}
@@ -39,22 +41,17 @@ def _join_words(words: list[Word]) -> str:
 def transcribe_stereo(audio: DecodedAudio, meta: CallMeta, asr: Transcriber) -> Transcript:
     streams, speakers = channel_streams(audio.samples, meta, asr.settings.agent_channel)
     active = [s for s in streams if not is_silent(s.samples)]
-    guesses = {s.channel: asr.detect_language(s.samples) for s in active}
-
-    def run(stream):  # type: ignore[no-untyped-def]
-        return stream, asr.transcribe(stream.samples, guesses[stream.channel].language)
-
-    # CTranslate2 releases the GIL: the two channels decode in parallel on two cores.
+    # CTranslate2 releases the GIL: the two channels decode in parallel on two cores, each in the language
+    # detected on its own first 30 s of speech.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        results = list(pool.map(run, active))
+        results = list(zip(active, pool.map(lambda stream: asr.transcribe(stream.samples), active)))
     segments = [
         Segment(speaker=stream.role, start=s.start, end=s.end, text=s.text, words=s.words, raw_text=s.raw_text,
                 avg_logprob=s.avg_logprob, no_speech_prob=s.no_speech_prob, channel=stream.channel)
-        for stream, segs in results for s in segs
+        for stream, rec in results for s in rec.segments
     ]
     segments.sort(key=lambda s: (s.start, s.end))
-    language = call_language([(g.language, g.probability) for g in guesses.values()])
-    return Transcript(None, language, audio.info.duration, segments, speakers)
+    return Transcript(None, call_language([rec for _, rec in results]), audio.info.duration, segments, speakers)
 
 
 def _split_by_turns(seg: StreamSegment, turns: list) -> list[tuple[int, StreamSegment]]:  # type: ignore[type-arg]
@@ -123,11 +120,14 @@ def transcribe_mono(samples: np.ndarray, duration: float, asr: Transcriber) -> T
     bounds = [0, *pause_cuts(samples, asr.settings.asr_mono_parts, asr.settings.asr_min_part_s), len(samples)]
     with ThreadPoolExecutor(max_workers=len(bounds), thread_name_prefix="mono") as pool:
         pending = pool.submit(diarize, samples)
-        guess = asr.detect_language(samples)
-        parts = [pool.submit(asr.transcribe, samples[a:b], guess.language, offset=a / RATE, word_timestamps=True)
-                 for a, b in zip(bounds, bounds[1:])]  # words place speaker changes
-        recognised = [s for part in parts for s in part.result()]
+        # Each part is decoded in the language detected on its own first 30 s of speech; words place speaker
+        # changes.
+        parts = [pool.submit(asr.transcribe, samples[a:b], None, offset=a / RATE, word_timestamps=True)
+                 for a, b in zip(bounds, bounds[1:])]
+        recognitions = [part.result() for part in parts]
         diarization = pending.result()
+    recognised = [s for rec in recognitions for s in rec.segments]
+    opening = next((rec.language for rec in recognitions if rec.segments), recognitions[0].language)
     turns = diarization.turns
     if not turns:
         pieces = [(0, s) for s in recognised]
@@ -135,7 +135,7 @@ def transcribe_mono(samples: np.ndarray, duration: float, asr: Transcriber) -> T
         pieces = [p for s in recognised for p in _split_by_turns(s, turns)]
     clusters = sorted({c for c, _ in pieces}) or [0]
     texts = {c: [s.text for cc, s in pieces if cc == c] for c in clusters}
-    choice = identify_agent(texts, guess.language)
+    choice = identify_agent(texts, opening.language)  # the language of the call's opening, where greetings are
     sure = mono_attribution(diarization, choice, sum(s.end - s.start for _, s in pieces))
     segments = [
         Segment(speaker=role_for_cluster(c, choice.agent_cluster), start=s.start, end=s.end, text=s.text,
@@ -147,7 +147,7 @@ def transcribe_mono(samples: np.ndarray, duration: float, asr: Transcriber) -> T
                           method="diarization", confidence=sure.confidence, reason=sure.reason)
         for c in clusters
     ]
-    return Transcript(None, call_language([(guess.language, guess.probability)]), duration, segments, speakers)
+    return Transcript(None, call_language(recognitions), duration, segments, speakers)
 
 
 def transcribe_call(audio: DecodedAudio, meta: CallMeta, asr: Transcriber) -> Transcript:
