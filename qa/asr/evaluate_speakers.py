@@ -218,10 +218,13 @@ def evaluate_mix(mix: Mix, asr: Any | None = None) -> dict[str, Any]:
                            "confusion_s": round(result.confusion, 2), "speech_s": round(result.speech, 2),
                            "voices_found": d.voices, "voice_similarity": d.voice_similarity}
     if asr is not None:
+        import ctranslate2
+
         from qa.asr.evaluate import speech_coverage
         from qa.asr.transcribe import transcribe_mono
         from qa.speakers.attribution import attribution
 
+        ctranslate2.set_random_seed(0)  # the temperature fallback samples: the same draws on every run
         tr = transcribe_mono(mix.samples, len(mix.samples) / RATE, asr)
         row["coverage"] = round(speech_coverage([(a, b) for a, b, _ in mix.turns],
                                                 [(s.start, s.end) for s in tr.segments]), 4)
