@@ -23,6 +23,16 @@ def test_guards_drop_known_hallucinations_and_loops() -> None:
     assert rejection_reason("Hello, this is Dana from Apex Recovery.", -0.2, 0.02) is None
 
 
+def test_language_fold_counts_cantonese_as_chinese_and_drops_other_languages() -> None:
+    from qa.asr.engine import fold_language
+
+    # Whisper's own pick would be Burmese; zh holds 0.30 + 0.20 of the 0.60 that zh and en share.
+    guess = fold_language([("my", 0.35), ("zh", 0.30), ("yue", 0.20), ("en", 0.10), ("bo", 0.05)])
+    assert guess.language == "zh" and abs(guess.probability - 0.5 / 0.6) < 1e-9
+    assert fold_language([("en", 0.9), ("zh", 0.1)]).language == "en"
+    assert fold_language([("ja", 1.0)]).probability == 0.0
+
+
 def test_simplified_conversion() -> None:
     assert to_simplified("請您儘快還款，逾期會影響徵信") == "请您尽快还款，逾期会影响征信"
 

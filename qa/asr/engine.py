@@ -117,8 +117,8 @@ def _whisper_class() -> type:
     - language detection folds Whisper's languages into zh or en (`fold_language`), so that the decoder is
       started in the folded language;
     - the decoder re-uses the encoder output of the window detection looked at (the first 30 s of speech)
-      instead of encoding it again: detection costs nothing beyond one dot product (with base on one thread, an
-      encoder pass is ~1 CPU s, once per stream). Reuse is checked by equality of the encoder's input, per
+      instead of encoding it again: detection then costs one decoder step (with base on one thread, an encoder
+      pass is ~1 CPU s, once per stream). Reuse is checked by equality of the encoder's input, per
       thread, so it can never change a result."""
     from faster_whisper import WhisperModel
     from faster_whisper.transcribe import pad_or_trim
@@ -135,15 +135,16 @@ def _whisper_class() -> type:
                 return guess.language, guess.probability, probs
             window = self.feature_extractor.nb_max_frames
             content = features.shape[-1] - 1  # the decoder reads up to the last-but-one frame
-            guess, probs = LanguageGuess("zh", 0.0), []
+            guess, probs, seen = LanguageGuess("zh", 0.0), [], []
             for start in range(0, min(content, window * language_detection_segments), window):
                 segment = pad_or_trim(features[:, start:min(start + window, content)])
                 encoded = super().encode(segment)
                 if start == 0:
                     _first_window.kept = (segment, encoded)
                 probs = [(token[2:-2], p) for token, p in self.model.detect_language(encoded)[0]]
-                guess = fold_language(probs)
-                if guess.probability > language_detection_threshold:
+                seen += probs
+                guess = fold_language(seen)  # over the windows looked at so far
+                if guess.probability >= language_detection_threshold:
                     break
             return guess.language, guess.probability, probs
 
@@ -203,7 +204,10 @@ class Transcriber:
             vad_parameters={"threshold": self.settings.asr_vad_threshold},
             word_timestamps=words_on,
             hotwords=prompt,
-            language_detection_segments=2,  # a second 30-s window only when the first leaves zh/en in doubt
+            # A second 30-s window of speech only when the first leaves zh/en in doubt (the winner under 75% of
+            # their probability mass, where a call counts as "mixed"); its encoder pass is not re-used.
+            language_detection_segments=2,
+            language_detection_threshold=0.75,
         )
         if self.batched is not None:
             segments, info = self.batched.transcribe(samples, batch_size=self.settings.asr_batch_size, **options)
