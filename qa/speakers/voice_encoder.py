@@ -153,6 +153,7 @@ class OnnxVoiceEncoder:
         options.intra_op_num_threads = 1  # diarisation runs beside Whisper, one core each
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        options.enable_cpu_mem_arena = False  # as the classifier's: nothing kept between calls
         self.session = ort.InferenceSession(str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"])
         self.mel_basis = np.load(folder / MEL_BASIS_FILE).astype(np.float32)
         self.window = get_window("hann", N_FFT).astype(np.float32)  # periodic, as librosa's
