@@ -169,14 +169,23 @@ class Transcriber:
 
         chosen = select_compute(self.settings.asr_device, self.settings.asr_compute_type,
                                 ctranslate2.get_cuda_device_count())
-        device, compute = chosen.device, chosen.compute_type
-        log.info("loading ASR model %s from %s on %s/%s", self.spec.name, self.spec.path, device, compute)
+        self.device, self.compute_type = chosen.device, chosen.compute_type
+        log.info("loading ASR model %s from %s on %s/%s", self.spec.name, self.spec.path, self.device,
+                 self.compute_type)
         self.model = _whisper_class()(
-            self.spec.path, device=device, compute_type=compute,
+            self.spec.path, device=self.device, compute_type=self.compute_type,
             cpu_threads=self.settings.asr_cpu_threads, num_workers=max(2, self.settings.asr_mono_parts),
         )
         self.english_only = not self.model.model.is_multilingual
         self.batched = BatchedInferencePipeline(self.model) if self.settings.asr_batch_size > 0 else None
+
+    def bare_model(self) -> Any:
+        """faster-whisper's own WhisperModel on the same weights, device, precision and threads: the reference
+        `eval-asr --compare-bare` measures against (its language detection is not folded, no window is re-used)."""
+        from faster_whisper import WhisperModel
+
+        return WhisperModel(self.spec.path, device=self.device, compute_type=self.compute_type,
+                            cpu_threads=self.settings.asr_cpu_threads)
 
     def transcribe(
         self, samples: np.ndarray, language: str | None = None, offset: float = 0.0,

@@ -287,6 +287,7 @@ def evaluate(clips: list[Clip], asr: Any, compare_bare: bool = False, progress: 
     """Per clip, per set and total figures for callqa (and the bare model on the same weights, if asked)."""
     terms = {lang: domain_terms(lang, asr.settings.asr_site_vocabulary) for lang in ("zh", "en")}
     systems = ["callqa"] + (["bare"] if compare_bare else [])
+    bare = asr.bare_model() if compare_bare else None
     rows: list[dict[str, Any]] = []
     for clip in clips:
         row: dict[str, Any] = {"clip": clip.name, "set": clip.set_name, "language": clip.language,
@@ -297,7 +298,7 @@ def evaluate(clips: list[Clip], asr: Any, compare_bare: bool = False, progress: 
         row["callqa"] = _score(clip, run_callqa(clip, asr), terms[clip.language])
         if compare_bare:
             ctranslate2.set_random_seed(0)
-            row["bare"] = _score(clip, run_bare(clip, asr.model), terms[clip.language])
+            row["bare"] = _score(clip, run_bare(clip, bare), terms[clip.language])
         rows.append(row)
         if progress:
             progress(row)
