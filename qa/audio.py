@@ -6,6 +6,7 @@ import hashlib
 import os
 import wave
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -68,11 +69,7 @@ def decode(path: str | os.PathLike[str], settings: Settings | None = None, sha25
             raise AudioError("the file has no audio stream")
         stream = streams[0]
         channels = max(1, min(stream.codec_context.channels or 1, 2))
-        declared = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
-        if declared is None and container.duration:
-            declared = container.duration / 1_000_000
-        if stream.codec_context.name.startswith("pcm_"):
-            declared = _wav_header_duration(path) or declared
+        declared = _declared_duration(container, stream, path)
         if declared and declared > settings.max_duration_s:
             raise AudioError(
                 f"recording too long: {declared / 60:.1f} min exceeds the limit of {settings.max_duration_s / 60:.0f} min"
@@ -114,6 +111,28 @@ def decode(path: str | os.PathLike[str], settings: Settings | None = None, sha25
         channels=samples.shape[0], source_rate=source_rate, codec=codec,
     )
     return DecodedAudio(info=info, samples=samples, rate=RATE)
+
+
+def _declared_duration(container: Any, stream: Any, path: Path) -> float | None:
+    """The duration the container or stream header declares, in seconds (None when it declares none)."""
+    declared = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
+    if declared is None and container.duration:
+        declared = container.duration / 1_000_000
+    if stream.codec_context.name.startswith("pcm_"):
+        declared = _wav_header_duration(path) or declared
+    return declared
+
+
+def audio_seconds(path: str | os.PathLike[str]) -> float:
+    """Seconds of audio to decode, from the header alone (every channel counted: a stereo call is two streams
+    to recognise); 0.0 when the file cannot be read or declares no duration. An estimate for ordering work."""
+    try:
+        with av.open(str(path), metadata_errors="ignore") as container:
+            stream = container.streams.audio[0]
+            channels = max(1, min(stream.codec_context.channels or 1, 2))
+            return (_declared_duration(container, stream, Path(path)) or 0.0) * channels
+    except Exception:  # noqa: BLE001 - any unreadable file: decode() reports why when its turn comes
+        return 0.0
 
 
 def _wav_header_duration(path: Path) -> float | None:

@@ -30,10 +30,11 @@ class Settings:
     asr_beam_size: int = 5
     asr_cpu_threads: int = 1
     asr_batch_size: int = 0  # >0: faster-whisper batched inference over VAD chunks (faster, less accurate); 0: sequential
-    # A mono recording of at least 2 x `asr_min_part_s` seconds is cut at pauses into this many parts that Whisper
-    # decodes side by side (CTranslate2 runs them on separate cores); 1: one stream. Batch ingest with several
-    # worker processes uses 1, since its workers already fill the cores.
-    asr_mono_parts: int = 2
+    # Decoding streams one call runs side by side, one core each (CTranslate2 releases the GIL): a stereo call's two
+    # channels, and a mono recording of at least 2 x `asr_min_part_s` seconds cut at pauses into this many parts.
+    # A mono call's diarisation runs beside its decoding unless this is 1 (one thing at a time). Batch workers and Ray
+    # tasks use 1, since the workers already fill the cores.
+    asr_streams: int = 2
     asr_min_part_s: float = 45.0
     # Silero VAD speech threshold for decoding (faster-whisper's default, 0.5, is what the bare model uses);
     # README "Measured" has the variants tried on real speech.

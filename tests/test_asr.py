@@ -266,7 +266,7 @@ def test_mono_call_decoded_in_two_parts_keeps_every_turn_once(asr) -> None:  # t
     agent = load_voice("aishell-S0150", "female", [folder / f for f in VOICES["aishell-S0150"][1][:4]])
     customer = load_voice("sensevoice-reader", "male", [folder / f for f in VOICES["sensevoice-reader"][1]])
     mix = build_mix(agent, customer, seed=1, turns=10, telephone=True)
-    split = get_transcriber(replace(asr.settings, asr_mono_parts=2, asr_min_part_s=10.0))
+    split = get_transcriber(replace(asr.settings, asr_streams=2, asr_min_part_s=10.0))
     assert pause_cuts(mix.samples, 2, 10.0), "the mix is long enough to be cut"
     tr = transcribe_mono(mix.samples, len(mix.samples) / RATE, split)
     assert speech_coverage([(a, b) for a, b, _ in mix.turns], [(s.start, s.end) for s in tr.segments]) >= 0.9

@@ -104,3 +104,20 @@ def test_a_crashing_worker_does_not_fail_the_rest_of_the_batch(tmp_path: Path) -
     assert all(by_name[n].status == "done" for n in names if n != "crash.wav")
     assert by_name["crash.wav"].status == "failed"
     assert f"crashed {MAX_CRASHES} times" in (by_name["crash.wav"].reason or "")
+
+
+def test_batch_workers_take_the_longest_recordings_first(tmp_path: Path) -> None:
+    """A stereo call is two streams to recognise; an unreadable file sorts last (it fails fast when its turn comes)."""
+    import numpy as np
+    import soundfile as sf
+
+    from qa.ingest.batch import FileJob, longest_first
+    from qa.records import CallMeta
+
+    tone = np.sin(np.arange(16000 * 5) / 10).astype(np.float32) * 0.1
+    sf.write(tmp_path / "mono_2s.wav", tone[: 2 * 16000], 16000)
+    sf.write(tmp_path / "mono_5s.wav", tone, 16000)
+    sf.write(tmp_path / "stereo_3s.ogg", np.stack([tone[: 3 * 16000]] * 2, axis=1), 16000)
+    (tmp_path / "broken.mp3").write_bytes(b"not audio at all")
+    jobs = [FileJob(tmp_path / n, CallMeta()) for n in ("broken.mp3", "mono_2s.wav", "stereo_3s.ogg", "mono_5s.wav")]
+    assert [j.path.name for j in longest_first(jobs)] == ["stereo_3s.ogg", "mono_5s.wav", "mono_2s.wav", "broken.mp3"]

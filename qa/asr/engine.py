@@ -6,6 +6,8 @@ Chinese (OpenCC t2s, not by prompt alone); the raw text is kept so later stages 
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import logging
 import re
 import threading
@@ -111,6 +113,25 @@ _first_window = threading.local()
 
 
 @lru_cache(maxsize=1)
+def _malloc_trim() -> Any | None:
+    """glibc's malloc_trim, or None on a C library without it (musl, macOS)."""
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+def release_freed_memory() -> None:
+    """Hand the heap pages freed by a decode back to the system. glibc keeps them (a stream's features, encoder
+    outputs and beams, ~100-300 MB on a long call) and the next allocations rarely fit them, so without this a
+    worker's resident memory ratchets up call after call; with it, the peak is one stream's working set above
+    the loaded models."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@lru_cache(maxsize=1)
 def _whisper_class() -> type:
     """faster-whisper's WhisperModel with two changes, made here so that importing this module stays light:
 
@@ -174,7 +195,7 @@ class Transcriber:
                  self.compute_type)
         self.model = _whisper_class()(
             self.spec.path, device=self.device, compute_type=self.compute_type,
-            cpu_threads=self.settings.asr_cpu_threads, num_workers=max(2, self.settings.asr_mono_parts),
+            cpu_threads=self.settings.asr_cpu_threads, num_workers=max(1, self.settings.asr_streams),
         )
         self.english_only = not self.model.model.is_multilingual
         self.batched = BatchedInferencePipeline(self.model) if self.settings.asr_batch_size > 0 else None
@@ -236,6 +257,8 @@ class Transcriber:
                     start=offset + start, end=offset + end, text=to_simplified(raw), raw_text=raw,
                     words=words, avg_logprob=seg.avg_logprob, no_speech_prob=seg.no_speech_prob,
                 ))
+        del segments, info
+        release_freed_memory()
         return Recognition(out, guess)
 
 
@@ -277,7 +300,7 @@ def get_transcriber(settings: Settings | None = None) -> Transcriber:
     """The process-wide Transcriber for these settings (the model is loaded once per worker)."""
     settings = settings or get_settings()
     key = (settings.asr_model, settings.asr_device, settings.asr_compute_type, settings.asr_cpu_threads,
-           settings.asr_batch_size, settings.asr_site_vocabulary, settings.asr_mono_parts, settings.asr_min_part_s)
+           settings.asr_batch_size, settings.asr_site_vocabulary, settings.asr_streams, settings.asr_min_part_s)
     with _transcribers_lock:
         if key not in _transcribers:
             _transcribers[key] = Transcriber(settings)

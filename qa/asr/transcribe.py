@@ -41,9 +41,9 @@ def _join_words(words: list[Word]) -> str:
 def transcribe_stereo(audio: DecodedAudio, meta: CallMeta, asr: Transcriber) -> Transcript:
     streams, speakers = channel_streams(audio.samples, meta, asr.settings.agent_channel)
     active = [s for s in streams if not is_silent(s.samples)]
-    # CTranslate2 releases the GIL: the two channels decode in parallel on two cores, each in the language
-    # detected on its own first 30 s of speech.
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    # Each channel is decoded in the language detected on its own first 30 s of speech; with `asr_streams` >= 2
+    # the two decode side by side on two cores (CTranslate2 releases the GIL).
+    with ThreadPoolExecutor(max_workers=max(1, min(2, asr.settings.asr_streams))) as pool:
         results = list(zip(active, pool.map(lambda stream: asr.transcribe(stream.samples), active)))
     segments = [
         Segment(speaker=stream.role, start=s.start, end=s.end, text=s.text, words=s.words, raw_text=s.raw_text,
@@ -116,9 +116,11 @@ def transcribe_mono(samples: np.ndarray, duration: float, asr: Transcriber) -> T
     if is_silent(samples):
         return Transcript(None, "zh", duration, [], [])
     # Diarisation runs beside Whisper (CTranslate2 and ONNX Runtime both release the GIL), so on a mono call it
-    # costs little wall time beyond recognition; a long recording is also decoded as parts side by side.
-    bounds = [0, *pause_cuts(samples, asr.settings.asr_mono_parts, asr.settings.asr_min_part_s), len(samples)]
-    with ThreadPoolExecutor(max_workers=len(bounds), thread_name_prefix="mono") as pool:
+    # costs little wall time beyond recognition; a long recording is also decoded as parts side by side. With
+    # `asr_streams` = 1 (batch workers, which already fill the cores) the two run one after the other.
+    streams = asr.settings.asr_streams
+    bounds = [0, *pause_cuts(samples, streams, asr.settings.asr_min_part_s), len(samples)]
+    with ThreadPoolExecutor(max_workers=len(bounds) if streams > 1 else 1, thread_name_prefix="mono") as pool:
         pending = pool.submit(diarize, samples)
         # Each part is decoded in the language detected on its own first 30 s of speech; words place speaker
         # changes.

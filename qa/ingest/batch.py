@@ -20,7 +20,7 @@ from pathlib import Path
 
 from sqlalchemy.exc import SQLAlchemyError
 
-from qa.audio import AudioError, decode, file_sha256
+from qa.audio import AudioError, audio_seconds, decode, file_sha256
 from qa.config import Settings, get_settings
 from qa.ingest.analysis import read_history, store_analysis
 from qa.pipeline import analyze
@@ -133,6 +133,12 @@ def build_jobs(files: list[Path], manifest: Path | None, settings: Settings) -> 
     return jobs
 
 
+def longest_first(jobs: list[FileJob]) -> list[FileJob]:
+    """Jobs in order of decreasing audio (from the headers): with several workers, the longest calls start first
+    and the short ones fill in at the end, so no long call is left running alone on one core."""
+    return sorted(jobs, key=lambda j: -audio_seconds(j.path))
+
+
 MAX_CRASHES = 3
 _worker_settings: Settings | None = None
 
@@ -194,9 +200,9 @@ def run_batch(jobs: list[FileJob], db_url: str, force: bool = False, workers: in
     # Spawned, not forked: the classifier (ONNX Runtime) and Whisper (CTranslate2) run thread pools that do not
     # survive a fork (a forked child that inherits a loaded model waits forever), so each worker loads its own.
     ctx = multiprocessing.get_context("spawn")
-    worker_settings = replace(settings, asr_mono_parts=1)  # the workers fill the cores: one stream per call
+    worker_settings = replace(settings, asr_streams=1)  # the workers fill the cores: one stream per call
     crashes: Counter[Path] = Counter()
-    pending = list(jobs)
+    pending = longest_first(jobs)
     while pending:
         # A worker that dies (segfault, out of memory) breaks the whole pool, failing every job in flight.
         # Jobs that never saw a crash run in a full pool; the others run one at a time, so a crash is then

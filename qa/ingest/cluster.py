@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import replace
 
 from qa.config import Settings
-from qa.ingest.batch import FileJob, IngestResult, process_file
+from qa.ingest.batch import FileJob, IngestResult, longest_first, process_file
 
 
 def run_on_ray(jobs: list[FileJob], db_url: str, address: str, force: bool, settings: Settings,
@@ -28,13 +28,13 @@ def run_on_ray(jobs: list[FileJob], db_url: str, address: str, force: bool, sett
         else:
             ray.init(address=address, log_to_driver=False)
 
-    settings = replace(settings, asr_mono_parts=1)  # a task holds one CPU: one decoding stream per call
+    settings = replace(settings, asr_streams=1)  # a task holds one CPU: one decoding stream per call
 
     @ray.remote(num_cpus=1, max_retries=2)
     def ingest_one(job: FileJob) -> IngestResult:
         return process_file(job, db_url, force, settings)
 
-    pending = {ingest_one.remote(job): job for job in jobs}
+    pending = {ingest_one.remote(job): job for job in longest_first(jobs)}
     results: list[IngestResult] = []
     while pending:
         done, _ = ray.wait(list(pending), num_returns=1)
