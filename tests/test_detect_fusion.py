@@ -66,9 +66,14 @@ def test_model_only_findings_name_the_model_and_infer_subtypes() -> None:
     clf = FakeClassifier({t1: {"threat": 0.87}, t2: {"threat": 0.7}, t3: {"threat": 0.3}})
     found = detect_transcript(transcript(("agent", t1), ("customer", t2), ("agent", t3)), CallMeta(), Settings(),
                               classifier=clf)
-    # one batched predict for the whole call, then one occlusion batch per utterance with a model-only finding
-    assert clf.batches[0] == [t1, t2, t3] and clf.calls == 1 + 2
-    assert [b[0] for b in clf.batches[1:]] == [t1, t2]
+    # one batched predict for the whole call, then one occlusion batch for every utterance with a model-only
+    # finding together: each text with two characters taken out, never the whole texts again
+    assert clf.batches[0] == [t1, t2, t3] and clf.calls == 1 + 1
+    occluded = clf.batches[1]
+    pairs = [sum(c.isalpha() for c in t) - 1 for t in (t1, t2)]  # neighbouring Chinese characters
+    assert len(occluded) == sum(pairs)
+    assert t1 not in occluded and t2 not in occluded
+    assert occluded[0] == t1[2:] and occluded[pairs[0]] == t2[2:]
     by_seg = {f.segment_index: f for f in found}
     assert set(by_seg) == {0, 1}
     a = by_seg[0]

@@ -7,7 +7,8 @@ reaches `DROP_FLOOR` (and at least half the largest drop) are the evidence; neig
 into phrases. A finding whose largest drop stays under the floor "cannot name its words": it stays on the
 call page but does not put the call in the review queue on its own (`qa.assess.scoring.review_decision`).
 
-Cost: one extra batch of at most `MAX_VARIANTS` short texts per utterance that carries a model-only finding.
+Cost: at most `MAX_VARIANTS` short texts per utterance that carries a model-only finding (more only when no
+single word reaches the floor), scored together with those of every other such utterance of the call.
 """
 
 from __future__ import annotations
@@ -83,49 +84,73 @@ def _delete(text: str, span: tuple[int, int]) -> str:
     return text[:s] + text[e:] if _CJK.match(text[s:e]) else (text[:s].rstrip() + " " + text[e:].lstrip()).strip()
 
 
-def attribute(classifier: Any, utt: Utterance, labels: list[str]) -> dict[str, Attribution]:
-    """Occlusion attribution of `labels` for one utterance, through `classifier.predict`.
+@dataclass
+class Request:
+    """One utterance whose model-only findings need their words: `labels`, and the probabilities the model
+    already gave the whole utterance (`base`, one per label in LABELS order)."""
+    utt: Utterance
+    labels: list[str]
+    base: np.ndarray
+
+
+def attribute(classifier: Any, requests: list[Request]) -> list[dict[str, Attribution]]:
+    """Occlusion attribution for each request, through `classifier.predict`.
 
     One word (two CJK characters) at a time first; when no window reaches the floor for a label (the
-    evidence is repeated, e.g. three threats in one turn), windows of 3 and then 6 words are tried."""
-    text = utt.text
-    units = _units(text)
-    speaker = utt.speaker or ""
-    base: np.ndarray | None = None
-    todo = list(labels)
-    out: dict[str, Attribution] = {}
+    evidence is repeated, e.g. three threats in one turn), windows of 3 and then 6 words are tried. The
+    variants of every utterance at one width are scored in one call, so the encoder batches them by length."""
+    units = [_units(r.utt.text) for r in requests]
+    todo = [list(r.labels) for r in requests]
+    out: list[dict[str, Attribution]] = [{} for _ in requests]
     for width in (1, 3, 6):
-        windows = _windows(text, units, width) if units else []
-        spans = [(units[a][0], units[b - 1][1]) for a, b in windows]
-        scored = np.asarray(classifier.predict([text, *[_delete(text, sp) for sp in spans]],
-                                               [speaker] * (1 + len(spans))))
-        base = scored[0] if base is None else base
-        probs = scored[1:]
-        for lab in list(todo):
-            j = LABELS.index(lab)
-            drops = _logit(base[j]) - _logit(probs[:, j]) if len(spans) else np.zeros(0)
-            max_drop = float(drops.max()) if len(drops) else 0.0
-            cut = max(DROP_FLOOR, 0.5 * max_drop)
-            chosen = sorted((sp, float(d), float(pw)) for sp, d, pw in zip(spans, drops, probs[:, j] if len(spans)
-                                                                              else []) if d >= cut)
-            phrases: list[Phrase] = []
-            for (s, e), d, pw in chosen:  # merge overlapping or touching windows into phrases
-                if phrases and s <= phrases[-1].end + 1:
-                    last = phrases[-1]
-                    last.end = max(last.end, e)
-                    last.text = text[last.start:last.end]
-                    if d > last.drop:
-                        last.drop, last.p_without = d, pw
-                else:
-                    phrases.append(Phrase(s, e, text[s:e], d, pw))
-            phrases.sort(key=lambda p: -p.drop)
-            prev = out.get(lab)
-            out[lab] = Attribution(lab, float(base[j]), phrases[:MAX_PHRASES], max(max_drop, prev.max_drop if prev else 0.0))
-            if phrases:
-                todo.remove(lab)
-        if not todo or len(units) <= width:
+        live = [k for k in range(len(requests)) if todo[k]]
+        spans: dict[int, list[tuple[int, int]]] = {}
+        texts: list[str] = []
+        speakers: list[str] = []
+        for k in live:
+            text = requests[k].utt.text
+            spans[k] = [(units[k][a][0], units[k][b - 1][1]) for a, b in _windows(text, units[k], width)] if units[k] else []
+            texts += [_delete(text, sp) for sp in spans[k]]
+            speakers += [requests[k].utt.speaker or ""] * len(spans[k])
+        scored = np.asarray(classifier.predict(texts, speakers)) if texts else np.zeros((0, len(LABELS)))
+        row = 0
+        for k in live:
+            probs = scored[row: row + len(spans[k])]
+            row += len(spans[k])
+            for lab in list(todo[k]):
+                att = _phrases(requests[k].utt.text, spans[k], requests[k].base, probs, lab)
+                prev = out[k].get(lab)
+                out[k][lab] = replace(att, max_drop=max(att.max_drop, prev.max_drop if prev else 0.0))
+                if att.named:
+                    todo[k].remove(lab)
+            if len(units[k]) <= width:
+                todo[k] = []
+        if not any(todo):
             break
     return out
+
+
+def _phrases(text: str, spans: list[tuple[int, int]], base: np.ndarray, probs: np.ndarray, lab: str) -> Attribution:
+    """The label's evidence among the deleted `spans`: those whose deletion lowers its log-odds by at least the
+    floor (and half the largest drop), overlapping or touching ones joined into phrases."""
+    j = LABELS.index(lab)
+    drops = _logit(base[j]) - _logit(probs[:, j]) if len(spans) else np.zeros(0)
+    max_drop = float(drops.max()) if len(drops) else 0.0
+    cut = max(DROP_FLOOR, 0.5 * max_drop)
+    chosen = sorted((sp, float(d), float(pw)) for sp, d, pw in zip(spans, drops, probs[:, j] if len(spans) else [])
+                    if d >= cut)
+    phrases: list[Phrase] = []
+    for (s, e), d, pw in chosen:
+        if phrases and s <= phrases[-1].end + 1:
+            last = phrases[-1]
+            last.end = max(last.end, e)
+            last.text = text[last.start:last.end]
+            if d > last.drop:
+                last.drop, last.p_without = d, pw
+        else:
+            phrases.append(Phrase(s, e, text[s:e], d, pw))
+    phrases.sort(key=lambda p: -p.drop)
+    return Attribution(lab, float(base[j]), phrases[:MAX_PHRASES], max_drop)
 
 
 def _logit(p: Any) -> Any:

@@ -7,6 +7,7 @@ utterance, so detection adds little to a call's processing time.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -38,8 +39,18 @@ def _predict(classifier: Any, utts: list[Utterance]) -> np.ndarray | None:
     return probs
 
 
+@dataclass
+class _Judged:
+    """One utterance after the rules and the model: its findings, the model's probabilities, fused scores."""
+    utt: Utterance
+    findings: list[Finding]
+    probs: np.ndarray | None
+    scores: dict[str, float]
+
+
 def _run(utts: list[Utterance], meta: CallMeta, settings: Settings, classifier: Any | None,
-         registry: Registry, dialogue: bool) -> tuple[list[Finding], list[dict[str, float]]]:
+         registry: Registry, dialogue: bool) -> tuple[list[Finding], list[_Judged]]:
+    """Call-level findings, and each utterance judged (model findings not yet explained: `_with_words`)."""
     ctx = Context(meta, utts)
     rule_findings = registry.run(ctx, dialogue=dialogue)
     by_utt: dict[int | None, list[Finding]] = defaultdict(list)
@@ -57,29 +68,32 @@ def _run(utts: list[Utterance], meta: CallMeta, settings: Settings, classifier: 
 
         tpd = next((d for d in registry.dialogue if isinstance(d, ThirdPartyDisclosure)), None)
         third_party = tpd.third_party_turns(ctx) if tpd else {}
-    out: list[Finding] = list(by_utt.pop(None, []))  # call-level findings, if a detector makes any
-    scores: list[dict[str, float]] = []
+    judged: list[_Judged] = []
     for u in utts:
         p = probs[row[u.index]] if probs is not None and u.index in row else None
         decision = fuse_utterance(u, by_utt.get(u.index, []), p, info, thresholds, third_party.get(u.index))
-        if p is not None and info is not None:
-            decision.findings = _with_words(classifier, u, decision.findings, info)
-        out += decision.findings
-        scores.append(decision.scores)
-    out.sort(key=lambda f: (f.start if f.start is not None else -1.0, f.segment_index or 0, f.label))
-    return out, scores
+        judged.append(_Judged(u, decision.findings, p, decision.scores))
+    return list(by_utt.pop(None, [])), judged  # call-level findings, if a detector makes any
 
 
-def _with_words(classifier: Any, utt: Utterance, findings: list[Finding], info: ModelInfo) -> list[Finding]:
-    """Name the words behind each model-only finding of `utt` (occlusion through the real model)."""
-    from qa.detect.attribution import attach, attribute
+def _with_words(classifier: Any, judged: list[_Judged]) -> None:
+    """Name the words behind every model-only finding (occlusion through the real model), the variants of all
+    utterances scored together."""
+    from qa.detect.attribution import Request, attach, attribute
 
-    labels = sorted({f.label for f in findings if is_model_only(f)})
-    if not labels:
-        return findings
-    base = getattr(classifier, "base", classifier)  # `_Fixed` serves one batch; occlusion needs the model
-    atts = attribute(base, utt, labels)
-    return [attach(f, utt, atts[f.label], info.name, info.version) if is_model_only(f) else f for f in findings]
+    todo = [(j, sorted({f.label for f in j.findings if is_model_only(f)})) for j in judged if j.probs is not None]
+    todo = [(j, labels) for j, labels in todo if labels]
+    if classifier is None or not todo:
+        return
+    info = model_info(classifier)
+    atts = attribute(classifier, [Request(j.utt, labels, j.probs) for j, labels in todo])
+    for (j, _), att in zip(todo, atts):
+        j.findings = [attach(f, j.utt, att[f.label], info.name, info.version) if is_model_only(f) else f
+                      for f in j.findings]
+
+
+def _ordered(findings: list[Finding]) -> list[Finding]:
+    return sorted(findings, key=lambda f: (f.start if f.start is not None else -1.0, f.segment_index or 0, f.label))
 
 
 def detect_transcript(transcript: Transcript, meta: CallMeta, settings: Settings | None = None,
@@ -95,8 +109,9 @@ def detect_transcript(transcript: Transcript, meta: CallMeta, settings: Settings
     if not use_model:
         classifier = None
     utts = [Utterance.from_segment(i, seg) for i, seg in enumerate(transcript.segments)]
-    findings, _ = _run(utts, meta, settings, classifier, default_registry(), dialogue=True)
-    return findings
+    call_level, judged = _run(utts, meta, settings, classifier, default_registry(), dialogue=True)
+    _with_words(classifier, judged)
+    return _ordered([*call_level, *(f for j in judged for f in j.findings)])
 
 
 def classify_items(items: list[dict[str, Any]], classifier: Any = None, *, use_model: bool = True,
@@ -119,17 +134,21 @@ def classify_items(items: list[dict[str, Any]], classifier: Any = None, *, use_m
     probs = _predict(classifier, live)
     row = {u.index: k for k, u in enumerate(live)}
     fake = _Fixed(classifier, probs, row) if classifier is not None else None
-    results: list[dict[str, Any]] = []
     registry = default_registry()
-    for u, it in zip(utts, items):
+    per_item: list[tuple[list[Finding], _Judged]] = []
+    for u in utts:
         single = Utterance(0, u.speaker, u.text, lang=u.lang)
-        single_fake = fake.for_item(u.index) if fake else None
-        findings, scores = _run([single], CallMeta(), settings, single_fake, registry, dialogue=True)
-        labels = [lab for lab in LABELS if any(f.label == lab for f in findings)]
+        call_level, judged = _run([single], CallMeta(), settings, fake.for_item(u.index) if fake else None,
+                                  registry, dialogue=True)
+        per_item.append((call_level, judged[0]))
+    _with_words(classifier, [j for _, j in per_item])
+    results: list[dict[str, Any]] = []
+    for it, (call_level, judged) in zip(items, per_item):
+        findings = _ordered([*call_level, *judged.findings])
         results.append({
             "id": it.get("id"),
-            "labels": labels,
-            "scores": {lab: scores[0][lab] for lab in LABELS},
+            "labels": [lab for lab in LABELS if any(f.label == lab for f in findings)],
+            "scores": {lab: judged.scores[lab] for lab in LABELS},
             "findings": [{**f.to_json(), "segment_index": None} for f in findings],
         })
     return results
@@ -140,7 +159,6 @@ class _Fixed:
 
     def __init__(self, classifier: Any, probs: np.ndarray | None, row: dict[int, int]) -> None:
         self.classifier, self.probs, self.row = classifier, probs, row
-        self.base = classifier
         self.name = getattr(classifier, "name", "model")
         self.version = getattr(classifier, "version", "?")
         self.thresholds = getattr(classifier, "thresholds", {})
