@@ -115,6 +115,8 @@ def select_compute(device: str, compute_type: str, cuda_devices: int) -> Compute
 
 
 _ENV_PREFIX = "CALLQA_"
+#: Settings renamed since a release: the old key still works in the YAML file and as a variable.
+_RENAMED = {"asr_mono_parts": "asr_streams"}
 
 
 def _coerce(value: str, current: Any, where: str) -> Any:
@@ -141,6 +143,7 @@ def load_settings(config_file: str | os.PathLike[str] | None = None) -> Settings
         from qa.data import DataFileError, load_file
 
         data = load_file(path)
+        data = {_RENAMED.get(key, key): value for key, value in data.items()}
         known = {f.name for f in fields(Settings)}
         unknown = set(data) - known
         if unknown:
@@ -155,7 +158,8 @@ def load_settings(config_file: str | os.PathLike[str] | None = None) -> Settings
                 setattr(settings, key, _coerce(str(value), current, f"{path}: key {key!r}"))
     for f in fields(Settings):
         name = _ENV_PREFIX + f.name.upper()
-        env = os.environ.get(name)
+        old = next((_ENV_PREFIX + k.upper() for k, v in _RENAMED.items() if v == f.name), None)
+        env = os.environ.get(name, os.environ.get(old) if old else None)
         if env is not None and not isinstance(getattr(settings, f.name), dict):
             setattr(settings, f.name, _coerce(env, getattr(settings, f.name), name))
     return settings

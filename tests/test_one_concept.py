@@ -111,6 +111,16 @@ def test_every_callqa_variable_is_a_setting(monkeypatch: pytest.MonkeyPatch, tmp
         load_settings()
 
 
+def test_a_renamed_setting_still_reads_after_an_upgrade(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    site = tmp_path / "settings.yaml"
+    site.write_text("asr_mono_parts: 3\n", encoding="utf-8")
+    assert load_settings(site).asr_streams == 3
+    monkeypatch.setenv("CALLQA_ASR_MONO_PARTS", "1")
+    assert load_settings().asr_streams == 1
+    monkeypatch.setenv("CALLQA_ASR_STREAMS", "4")  # the current name wins
+    assert load_settings().asr_streams == 4
+
+
 def test_data_files_name_the_file_and_key(tmp_path: Path) -> None:
     with pytest.raises(DataFileError, match=r"abuse\.yaml: missing key rules\.no_such_rule"):
         load("lexicons/abuse")["rules"]["no_such_rule"]
