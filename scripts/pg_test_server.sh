@@ -1,9 +1,20 @@
 #!/usr/bin/env bash
 # Start (or reuse) a throwaway local PostgreSQL server for the tests; prints its SQLAlchemy URL.
-# Usage: scripts/pg_test_server.sh start|stop     (data in ${CALLQA_PG_DIR:-/tmp/callqa-pg}, port ${CALLQA_PG_PORT:-54329})
+# Usage: scripts/pg_test_server.sh start|stop
+# Each checkout has its own server (data in ${CALLQA_PG_DIR:-/tmp/callqa-pg-<checkout hash>}, on a free port
+# chosen at first start and kept in <dir>.port, or ${CALLQA_PG_PORT}), so two checkouts testing at once on one
+# machine neither share a database nor stop each other's server.
 set -euo pipefail
-dir=${CALLQA_PG_DIR:-/tmp/callqa-pg}
-port=${CALLQA_PG_PORT:-54329}
+root=$(cd "$(dirname "$0")/.." && pwd)
+dir=${CALLQA_PG_DIR:-/tmp/callqa-pg-$(printf %s "$root" | cksum | cut -d' ' -f1)}
+if [ -n "${CALLQA_PG_PORT:-}" ]; then
+  port=$CALLQA_PG_PORT
+elif [ -s "$dir.port" ]; then
+  port=$(cat "$dir.port")
+else
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  echo "$port" > "$dir.port"
+fi
 bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)
 [ -n "$bin" ] || { echo "PostgreSQL server binaries not found (apt-get install postgresql)" >&2; exit 1; }
 as_pg() { if [ "$(id -u)" = 0 ]; then su postgres -s /bin/sh -c "$*"; else sh -c "$*"; fi; }

@@ -14,7 +14,8 @@ parallel=(-n "$procs" --dist loadfile)
 status=0
 .venv/bin/python -m pytest "${parallel[@]}" "$@" || status=$?
 
-if url=$(scripts/pg_test_server.sh start 2>/tmp/callqa-pg.err); then
+pg_err=$(mktemp)
+if url=$(scripts/pg_test_server.sh start 2>"$pg_err"); then
   echo "==> database-backed tests again on PostgreSQL ($url)"
   # Not repeated here: tests whose database side is already covered (Ray scheduling, the watch loop, bad
   # input files) and SQLite-only failure modes (read-only file, full disk).
@@ -26,6 +27,6 @@ if url=$(scripts/pg_test_server.sh start 2>/tmp/callqa-pg.err); then
     -k "not read_only and not full_disk and not ray and not watch and not bad_inputs" || status=$?
   scripts/pg_test_server.sh stop
 else
-  echo "==> PostgreSQL tests skipped: $(cat /tmp/callqa-pg.err)"
+  echo "==> PostgreSQL tests skipped: $(cat "$pg_err")"
 fi
 exit $status
