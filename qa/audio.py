@@ -68,7 +68,7 @@ def decode(path: str | os.PathLike[str], settings: Settings | None = None, sha25
         if not streams:
             raise AudioError("the file has no audio stream")
         stream = streams[0]
-        channels = max(1, min(stream.codec_context.channels or 1, 2))
+        channels = _kept_channels(stream)
         declared = _declared_duration(container, stream, path)
         if declared and declared > settings.max_duration_s:
             raise AudioError(
@@ -113,6 +113,11 @@ def decode(path: str | os.PathLike[str], settings: Settings | None = None, sha25
     return DecodedAudio(info=info, samples=samples, rate=RATE)
 
 
+def _kept_channels(stream: Any) -> int:
+    """1 or 2: the channels a decoded call keeps (more are mixed down to stereo)."""
+    return max(1, min(stream.codec_context.channels or 1, 2))
+
+
 def _declared_duration(container: Any, stream: Any, path: Path) -> float | None:
     """The duration the container or stream header declares, in seconds (None when it declares none)."""
     declared = float(stream.duration * stream.time_base) if stream.duration and stream.time_base else None
@@ -129,8 +134,7 @@ def audio_seconds(path: str | os.PathLike[str]) -> float:
     try:
         with av.open(str(path), metadata_errors="ignore") as container:
             stream = container.streams.audio[0]
-            channels = max(1, min(stream.codec_context.channels or 1, 2))
-            return (_declared_duration(container, stream, Path(path)) or 0.0) * channels
+            return (_declared_duration(container, stream, Path(path)) or 0.0) * _kept_channels(stream)
     except Exception:  # noqa: BLE001 - any unreadable file: decode() reports why when its turn comes
         return 0.0
 

@@ -81,9 +81,11 @@ def _with_words(classifier: Any, judged: list[_Judged]) -> None:
     utterances scored together."""
     from qa.detect.attribution import Request, attach, attribute
 
+    if classifier is None:
+        return
     todo = [(j, sorted({f.label for f in j.findings if is_model_only(f)})) for j in judged if j.probs is not None]
     todo = [(j, labels) for j, labels in todo if labels]
-    if classifier is None or not todo:
+    if not todo:
         return
     info = model_info(classifier)
     atts = attribute(classifier, [Request(j.utt, labels, j.probs) for j, labels in todo])
@@ -158,7 +160,7 @@ class _Fixed:
     """Serves precomputed probabilities through the classifier interface (one batch for many items)."""
 
     def __init__(self, classifier: Any, probs: np.ndarray | None, row: dict[int, int]) -> None:
-        self.classifier, self.probs, self.row = classifier, probs, row
+        self.probs, self.row = probs, row
         self.name = getattr(classifier, "name", "model")
         self.version = getattr(classifier, "version", "?")
         self.thresholds = getattr(classifier, "thresholds", {})
