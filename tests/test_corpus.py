@@ -7,6 +7,7 @@ silently corrupt the model card's held-out figures.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import subprocess
@@ -21,6 +22,9 @@ from qa.records import LABELS
 DATA = Path(__file__).resolve().parent.parent / "models" / "data"
 CORPUS = DATA.parents[1] / "qa" / "data" / "corpus" / "collection_corpus.jsonl"
 FIELDS = {"id", "text", "speaker", "lang", "labels", "subtypes", "split", "hard_negative", "group"}
+#: The test split as first built (corpus 1.0, lines 1-1,869); see models/data/README.md.
+TEST_SPLIT_BUILT_FROM = 1869
+TEST_SPLIT_SHA256 = "a93dfb64aeaa26ea3d3089ab3c3f05dbd14fbb25c584e7e5616f7547ad4ddeee"
 SUBTYPES = {
     "threat/violence", "threat/exposure", "threat/false_legal", "threat/self_harm", "threat/to_agent",
     "harassment/insult", "harassment/profanity", "harassment/call_bombing", "harassment/demeaning",
@@ -103,10 +107,22 @@ def test_hard_negatives_are_plentiful_and_mostly_clean(rows: list[dict]) -> None
 
 
 def test_split_proportions(rows: list[dict]) -> None:
-    share = Counter(r["split"] for r in rows)
-    assert 0.62 <= share["train"] / len(rows) <= 0.78
-    assert 0.10 <= share["dev"] / len(rows) <= 0.20
-    assert 0.10 <= share["test"] / len(rows) <= 0.20
+    """The first 1,869 lines were split 70/15/15; lines added since (`src/added/`) go to train and dev only."""
+    first = rows[:TEST_SPLIT_BUILT_FROM]
+    share = Counter(r["split"] for r in first)
+    assert 0.62 <= share["train"] / len(first) <= 0.78
+    assert 0.10 <= share["dev"] / len(first) <= 0.20
+    assert 0.10 <= share["test"] / len(first) <= 0.20
+    added = Counter(r["split"] for r in rows[TEST_SPLIT_BUILT_FROM:])
+    assert added["test"] == 0 and 0.70 <= added["train"] / sum(added.values()) <= 0.90
+
+
+def test_the_held_out_test_split_never_changes(rows: list[dict]) -> None:
+    """Every model card figure on the corpus test split compares heads on these same 279 lines: adding corpus
+    lines must not move a line into or out of it, or change one."""
+    test = [[r["id"], r["text"], r["labels"], r["speaker"], r["hard_negative"]] for r in rows if r["split"] == "test"]
+    digest = hashlib.sha256(json.dumps(test, ensure_ascii=False).encode("utf-8")).hexdigest()
+    assert (len(test), digest) == (279, TEST_SPLIT_SHA256)
 
 
 def test_groups_never_straddle_splits(rows: list[dict]) -> None:
