@@ -67,10 +67,15 @@ def test_stored_calls_threat_call_outranks_clean_call(db_url: str) -> None:
 
 def test_a_model_guess_below_the_review_bar_cannot_outrank_rule_backed_evidence() -> None:
     """A model-only threat at p=0.73 (below the queue's 0.8) on a garbled line counts at half in the risk, with the
-    reason saying so; the same score backed by a rule counts in full; a sure model finding counts in full."""
-    guess = score_call([f("threat", "threat", "agent", 0.73, model_p=0.73)], {})
+    reason saying so; the same score backed by a rule counts in full; a sure model finding that names its words
+    counts in full, and one that names none (which the queue holds back too) at half."""
+    words = {"attribution": {"words": ["show up at your door"]}}
+    guess = score_call([f("threat", "threat", "agent", 0.73, model_p=0.73, **words)], {})
     backed = score_call([f("threat", "threat", "agent", 0.73, model_p=0.73, rule_score=0.7)], {})
-    sure = score_call([f("threat", "threat", "agent", 0.9, model_p=0.9)], {})
+    sure = score_call([f("threat", "threat", "agent", 0.9, model_p=0.9, **words)], {})
+    wordless = score_call([f("threat", "threat", "agent", 0.9, model_p=0.9, attribution={"words": []})], {})
     assert guess.risk < backed.risk
     assert abs(guess.risk - backed.risk / 2) < 0.2 and sure.risk > backed.risk
+    assert abs(wordless.risk - sure.risk / 2) < 0.2
     assert "model only" in guess.reasons[0].evidence and "model only" not in backed.reasons[0].evidence
+    assert "model only" in wordless.reasons[0].evidence and "model only" not in sure.reasons[0].evidence

@@ -7,7 +7,7 @@ import math
 import os
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from qa.config import get_settings
@@ -83,8 +83,7 @@ def score_call(findings: Sequence[Finding], measures: Mapping[str, Any] | None,
     def weight(f: Finding) -> float:
         """A model-only finding the review queue would not act on counts at a discount: it stays in the ranking
         but cannot lift a call above one with rule-backed evidence (garbled ASR makes the model guess)."""
-        weak = is_model_only(f) and (f.score < float(model_only.get("min_score", 0.0))
-                                     or finding_kind(f) in (model_only.get("never") or ()))
+        weak = is_model_only(f) and model_only_held(f, model_only)
         return f.score * (discount if weak else 1.0)
 
     reasons: list[Reason] = []
@@ -168,6 +167,20 @@ def review_config(settings: Any = None) -> dict[str, Any]:
     return {"thresholds": thresholds, "model_only": model_only}
 
 
+def model_only_held(f: Finding, model_only: Mapping[str, Any], basis: Finding | None = None) -> bool:
+    """Whether the review queue holds back a finding that rests on the model alone (`basis`: the model-only
+    detector finding a compliance finding is built on; default `f` itself): its kind never flags on the model
+    alone, its score is under `model_only.min_score`, or, when `need_words`, it names no words."""
+    basis = basis or f
+    never = model_only.get("never") or ()
+    if finding_kind(f) in never or finding_kind(basis) in never:
+        return True
+    if f.score < float(model_only.get("min_score", 0.0)):
+        return True
+    words = ((basis.details or {}).get("attribution") or {}).get("words")
+    return bool(model_only.get("need_words", True)) and not words
+
+
 def review_decision(findings: Sequence[Finding], config: Mapping[str, Any] | None = None) -> ReviewDecision:
     """Flag the call when a finding reaches the review threshold of its kind (see scoring.yaml `review`).
 
@@ -192,15 +205,11 @@ def review_decision(findings: Sequence[Finding], config: Mapping[str, Any] | Non
         backing = model_found.get((f.segment_index, (f.details or {}).get("detector_source")))
         if is_model_only(f) or backing is not None:
             basis = backing or f
-            if kind in (model_only.get("never") or ()) or finding_kind(basis) in (model_only.get("never") or ()):
+            if model_only_held(f, model_only, basis):
                 held += 1
                 continue
-            f = replace(f, details={**(f.details or {}), "attribution": (basis.details or {}).get("attribution")})
             need = max(need, float(model_only.get("min_score", 0.0)))
-            words = list(((f.details or {}).get("attribution") or {}).get("words") or [])
-            if model_only.get("need_words", True) and not words:
-                held += 1
-                continue
+            words = list(((basis.details or {}).get("attribution") or {}).get("words") or [])
         if f.score < need:
             held += 1
             continue

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from qa.detect.classifier.encoder import QUERY_PREFIX, mean_pool
+from qa.detect.classifier.encoder import QUERY_PREFIX, length_batches, mean_pool
 from qa.records import LABELS
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -125,7 +125,7 @@ def train_adapter(frozen: FrozenPass, training: list[Rows], head_init: tuple[np.
                                min(float((corpus_y[:, j] == 0).sum()) / max(int((corpus_y[:, j] == 1).sum()), 1), 10.0)
                                for j, label in enumerate(LABELS)])
     batches = [(s, idx) for s in range(len(training))
-               for idx in _length_batches([len(x) for x in states[s][0]], 16 if s == len(training) - 1 else 32)]
+               for idx in length_batches([len(x) for x in states[s][0]], 16 if s == len(training) - 1 else 32)]
     steps = EPOCHS * len(batches)
     optimiser = torch.optim.AdamW(params, lr=LEARNING_RATE, weight_decay=0.01)
     schedule = torch.optim.lr_scheduler.LambdaLR(optimiser, lambda i: min(1.0, i / 50) * max(0.0, 1 - i / steps))
@@ -182,11 +182,6 @@ def _lora_module() -> type:
     return LoRA
 
 
-def _length_batches(lengths: list[int], size: int) -> list[np.ndarray]:
-    order = np.argsort(lengths, kind="stable")
-    return [order[i : i + size] for i in range(0, len(order), size)]
-
-
 def _frozen_states(model: Any, tokenizer: Any, texts: list[str], max_length: int,
                    layers: tuple[int, ...]) -> tuple[list[Any], Any]:
     """Per text: the hidden states entering the first adapted layer (float16, unpadded); and the frozen
@@ -197,7 +192,7 @@ def _frozen_states(model: Any, tokenizer: Any, texts: list[str], max_length: int
     entering: list[Any] = [None] * len(ids)
     pooled = torch.zeros(len(ids), model.config.hidden_size * len(layers))
     with torch.inference_mode():
-        for idx in _length_batches([len(x) for x in ids], 64):
+        for idx in length_batches([len(x) for x in ids], 64):
             batch = tokenizer.pad({"input_ids": [ids[i] for i in idx]}, return_tensors="pt")
             hidden = model(**batch, output_hidden_states=True).hidden_states
             pooled[idx] = torch.cat([mean_pool(hidden[v], batch["attention_mask"]) for v in layers], 1)

@@ -289,6 +289,23 @@ class SentenceEncoder:
         return mean_pool(hidden, mask).float().cpu().numpy()
 
 
+def length_batches(lengths: Any, batch_size: int, max_tokens: int | None = None) -> list[np.ndarray]:
+    """Indices sorted by length (stable), cut into consecutive batches of at most `batch_size` rows and, when
+    `max_tokens` is given, at most that many padded tokens (rows x the longest row), so batches pad little."""
+    lengths = np.asarray(lengths)
+    order = np.argsort(lengths, kind="stable")
+    out: list[np.ndarray] = []
+    start = 0
+    while start < len(order):
+        end = start + 1
+        while (end < len(order) and end - start < batch_size
+               and (max_tokens is None or (end - start + 1) * int(lengths[order[end]]) <= max_tokens)):
+            end += 1
+        out.append(order[start:end])
+        start = end
+    return out
+
+
 def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Mean over the tokens the attention mask keeps, L2-normalised (differentiable: adapter training uses it)."""
     import torch

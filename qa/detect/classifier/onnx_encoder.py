@@ -45,6 +45,7 @@ from qa.detect.classifier.encoder import (
     describe_encoder,
     apply_adapter,
     ensure_encoder,
+    length_batches,
     write_checksums,
 )
 
@@ -263,8 +264,7 @@ class OnnxSentenceEncoder:
         encodings = [[self.bos_id, *ids[: self.max_length - 2], self.eos_id]
                      for ids in self.tokenizer.encode([prefix + (t or "") for t in texts])]
         lengths = np.array([len(e) for e in encodings])
-        order = np.argsort(lengths, kind="stable")
-        for idx in _batches(order, lengths, batch_size, BATCH_TOKENS):
+        for idx in length_batches(lengths, batch_size, BATCH_TOKENS):
             width = int(lengths[idx].max())
             ids = np.full((len(idx), width), self.pad_id, dtype=np.int64)
             mask = np.zeros((len(idx), width), dtype=np.int64)
@@ -276,18 +276,3 @@ class OnnxSentenceEncoder:
             if progress is not None:
                 progress(len(idx))
         return out
-
-
-def _batches(order: np.ndarray, lengths: np.ndarray, batch_size: int, max_tokens: int) -> list[np.ndarray]:
-    """Consecutive runs of `order` (indices sorted by length) of at most `batch_size` rows and `max_tokens`
-    padded tokens (rows x the longest row)."""
-    out: list[np.ndarray] = []
-    start = 0
-    while start < len(order):
-        end = start + 1
-        while (end < len(order) and end - start < batch_size
-               and (end - start + 1) * int(lengths[order[end]]) <= max_tokens):
-            end += 1
-        out.append(order[start:end])
-        start = end
-    return out
