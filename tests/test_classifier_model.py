@@ -51,6 +51,32 @@ def test_predict_combines_text_speaker_and_calibration() -> None:
         toy.predict(["a", "b"], ["agent"])
 
 
+def test_a_hidden_layer_head_learns_what_a_linear_one_cannot_and_runs_in_numpy_as_trained() -> None:
+    """The head's hidden layer: fitted in torch, folded (three nets averaged, standardisation folded in) and run
+    by `TextClassifier` in numpy. An exclusive-or of two keywords is a threat, which no linear head can learn."""
+    trainer = _trainer()
+    texts = ["idiot police", "idiot", "police", "hello"] * 400
+    y = np.full((len(texts), len(LABELS)), -1, dtype=np.int8)
+    y[:, LABELS.index("threat")] = [int(("idiot" in t) != ("police" in t)) for t in texts]
+    rows = trainer.Rows("toy", texts, [""] * len(texts), y)
+    x = trainer.design(_FixedEncoder().embed(texts), rows.speakers)
+    W1, b1, W, b = trainer.fit_mlp_head([(rows, x)], seed=1, hidden=16, epochs=60, members=3)
+    assert W1.shape == (48, x.shape[1]) and W.shape == (len(LABELS), 48)
+    toy = _toy_classifier()
+    toy.hidden_weights, toy.hidden_bias, toy.weights, toy.bias = W1, b1, W, b
+    p = toy.predict(["idiot police", "idiot", "police", "hello"])[:, LABELS.index("threat")]
+    assert p[1] > 0.5 and p[2] > 0.5 and p[0] < 0.5 and p[3] < 0.5
+    from sklearn.linear_model import LogisticRegression
+
+    linear = LogisticRegression(C=100.0).fit(x, y[:, LABELS.index("threat")])
+    assert linear.score(x[:4], y[:4, LABELS.index("threat")]) < 1.0
+    import torch
+
+    h = torch.linspace(-4, 4, 81)
+    assert np.allclose(clf_model.hidden_layer(h.numpy()[:, None], np.ones((1, 1), np.float32), np.zeros(1, np.float32)),
+                       torch.nn.functional.gelu(h).numpy()[:, None], atol=1e-6)
+
+
 def test_missing_head_says_how_to_train(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(clf_model, "BUNDLED_HEAD_DIR", tmp_path / "none")
     with pytest.raises(clf_model.ClassifierUnavailable, match="callqa train"):

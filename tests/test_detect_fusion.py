@@ -94,6 +94,14 @@ def test_model_only_without_hint_keeps_the_bare_label() -> None:
     assert f.subtype == "threat" and f.label == "threat"
 
 
+def test_model_stress_is_the_agents_distress_not_a_customer_stressed_about_money() -> None:
+    said = "I lost some hours at work last month, and I'm trying to catch up."
+    clf = FakeClassifier({said: {"stress": 0.9}})
+    assert detect_transcript(transcript(("customer", said)), CallMeta(), Settings(), classifier=clf) == []
+    [f] = detect_transcript(transcript(("agent", said)), CallMeta(), Settings(), classifier=clf)
+    assert f.label == "stress" and f.speaker == "agent"
+
+
 def test_model_only_privacy_after_third_party_cue_is_a_disclosure() -> None:
     t = "他那边的情况比较严重，您最好让他赶紧处理一下"
     clf = FakeClassifier({t: {"privacy": 0.8}})

@@ -24,6 +24,8 @@ def train(
                                        "(<models_dir>/classifier); stored findings change only on re-analysis"),
     no_adapter: bool = typer.Option(False, "--no-adapter", help="keep the encoder frozen: no adapter of its top "
                                     "layers (faster; the 1.0 head's method)"),
+    linear_head: bool = typer.Option(False, "--linear-head", help="one logistic regression per label instead of "
+                                     "the hidden layer (the 1.0-1.2 heads' method)"),
     db: DbOption = None,
 ) -> None:
     """Train the threat/harassment/privacy/stress classifier: an adapter of multilingual-e5-small's top layers, then
@@ -54,6 +56,7 @@ def train(
             shared=shared or trainer.DEFAULT_SHARED,
             corpus=corpus or trainer.DEFAULT_CORPUS,
             adapt=not no_adapter,
+            hidden=0 if linear_head else trainer.MLP_HIDDEN,
         )
     except trainer.DataUnavailable as exc:
         typer.echo(f"skipped: {exc}", err=True)

@@ -29,6 +29,10 @@ from qa.records import LABELS, Finding
 from qa.text import PhraseSet
 
 DEFAULT_THRESHOLD = 0.5
+#: Labels the model learned from the agent's lines only (the corpus defines `stress` as the agent's distress; a
+#: customer stressed about money is a hard negative): on a customer's line the model's score for them has no
+#: training support, so it makes no model-only finding there (it stays in the line's scores).
+AGENT_ONLY_MODEL_LABELS = ("stress",)
 
 
 def noisy_or(r: float, p: float | None) -> float:
@@ -141,7 +145,8 @@ def fuse_utterance(utt: Utterance, rule_findings: Sequence[Finding], probs: np.n
                 if p >= thresholds.model_only(label):
                     why += f"; model agrees (p={p:.2f})"
             findings.append(replace(f, score=round(s, 4), explanation=why, details=details))
-        if not rules and p is not None and model is not None and p >= thresholds.model_only(label):
+        agent_only = label in AGENT_ONLY_MODEL_LABELS and utt.speaker == "customer"
+        if not rules and p is not None and model is not None and p >= thresholds.model_only(label) and not agent_only:
             subtype, hint = infer_subtype(label, utt, third_party)
             details: dict[str, Any] = {"model_p": round(p, 4), "model": model.source}
             if label in ("threat", "harassment") and utt.speaker == "customer" and subtype != "threat/self_harm":

@@ -3,9 +3,9 @@
 This is the only detection module that touches an encoder: at run time ONNX Runtime
 (`qa.detect.classifier.onnx_encoder`, built once from the transformers folder), torch only to build
 or compare (`qa.detect.classifier.encoder`).
-The head (`head.npz` + `metadata.json`, written by `callqa train`) is a linear layer per label over
-mean-pooled encoder layers and the speaker, with Platt calibration and per-label thresholds chosen on the
-corpus dev split. A head folder may also hold `adapter.npz`, a low-rank adapter of the encoder's top layers
+The head (`head.npz` + `metadata.json`, written by `callqa train`) reads mean-pooled encoder layers and the
+speaker through one hidden layer (`W1`, `b1`, GELU; absent in linear heads before 1.3), then a linear output per
+label (`W`, `b`), with Platt calibration and per-label thresholds chosen on the corpus dev split. A head folder may also hold `adapter.npz`, a low-rank adapter of the encoder's top layers
 trained with it; the encoder the head reads is then the base encoder with the adapter merged.
 """
 
@@ -64,6 +64,16 @@ def speaker_features(speakers: list[str]) -> np.ndarray:
     return np.array([[float(s == name) for name in SPEAKERS] for s in speakers], dtype=np.float32)
 
 
+def hidden_layer(x: np.ndarray, weights: np.ndarray | None, bias: np.ndarray | None) -> np.ndarray:
+    """The head's hidden layer, GELU (the exact, erf form torch uses); the identity for a linear head."""
+    if weights is None:
+        return x
+    from scipy.special import erf
+
+    h = x @ weights.T + bias
+    return (0.5 * h * (1.0 + erf(h / np.sqrt(2.0)))).astype(np.float32)
+
+
 def head_adapter(folder: Path, meta: dict[str, Any]) -> Path | None:
     """The head's encoder adapter, checked against the sha256 its metadata recorded; None for a head without one."""
     from qa.audio import file_sha256
@@ -98,11 +108,13 @@ class TextClassifier:
     version: str
     thresholds: dict[str, float]
     encoder: Any  # OnnxSentenceEncoder, or SentenceEncoder (torch) for comparison
-    weights: np.ndarray  # (len(LABELS), features)
+    weights: np.ndarray  # output layer: (len(LABELS), hidden units, or features for a linear head)
     bias: np.ndarray
     calib_a: np.ndarray
     calib_b: np.ndarray
     layers: tuple[int, ...]
+    hidden_weights: np.ndarray | None = None  # (hidden units, features); None: a linear head
+    hidden_bias: np.ndarray | None = None
     batch_size: int = 64
     metadata: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -117,10 +129,15 @@ class TextClassifier:
             raise ValueError("speakers must be as long as texts")
         if not texts:
             return np.zeros((0, len(LABELS)), dtype=np.float32)
-        x = self.encoder.embed(list(texts), batch_size=self.batch_size, layers=self.layers)
-        z = np.hstack([x, speaker_features(speakers or [""] * len(texts))]) @ self.weights.T + self.bias
+        z = self.features(texts, speakers) @ self.weights.T + self.bias
         p = 1.0 / (1.0 + np.exp(-(z * self.calib_a + self.calib_b)))
         return p.astype(np.float32)
+
+    def features(self, texts: list[str], speakers: list[str] | None = None) -> np.ndarray:
+        """What the output layer reads: encoder features and speaker, through the hidden layer if there is one."""
+        x = self.encoder.embed(list(texts), batch_size=self.batch_size, layers=self.layers)
+        x = np.hstack([x, speaker_features(speakers or [""] * len(texts))])
+        return hidden_layer(x, self.hidden_weights, self.hidden_bias)
 
     def decide(self, probabilities: np.ndarray) -> list[list[str]]:
         """Labels at or above their thresholds, per row."""
@@ -176,6 +193,8 @@ def _load(folder: Path, encoder_folder: Path, settings: Settings, runtime: str =
         calib_a=head["calib_a"].astype(np.float32),
         calib_b=head["calib_b"].astype(np.float32),
         layers=layers,
+        hidden_weights=head["W1"].astype(np.float32) if "W1" in head.files else None,
+        hidden_bias=head["b1"].astype(np.float32) if "b1" in head.files else None,
         metadata=meta,
     )
 

@@ -11,8 +11,9 @@ picks thresholds; corpus `test` and COLD dev are used only for the figures in th
 
 Method: multilingual-e5-small with a low-rank adapter on layers 9-12 trained first on the same rows
 (`qa.detect.classifier.adapter`; `--no-adapter` keeps the encoder frozen); mean-pooled layers 6, 9 and
-12 (`query: ` prefix), each L2-normalised and concatenated, plus the speaker; one L2-regularised logistic
-regression per label (rows without a label for it are left out), then Platt scaling on corpus dev.
+12 (`query: ` prefix), each L2-normalised and concatenated, plus the speaker; a head with one hidden layer for
+all four labels (the average of three small nets; rows without a label do not count for it; `--linear-head`: one
+L2-regularised logistic regression per label, the 1.0-1.2 method), then Platt scaling on corpus dev.
 COLD dev is never trained or tuned on. Embeddings are cached under the models directory (not in git),
 keyed by encoder, adapter and texts, so re-runs are fast.
 """
@@ -38,7 +39,7 @@ import numpy as np
 from qa.audio import file_sha256
 from qa.config import get_settings
 from qa.data import DATA_DIR
-from qa.detect.classifier.model import SPEAKERS, speaker_features
+from qa.detect.classifier.model import SPEAKERS, hidden_layer, speaker_features
 from qa.detect.metrics import binary_metrics, matrix_metrics
 from qa.records import LABELS
 
@@ -47,7 +48,7 @@ log = logging.getLogger("train_classifier")
 DEFAULT_SHARED = get_settings().shared_data_dir
 DEFAULT_CORPUS = DATA_DIR / "corpus" / "collection_corpus.jsonl"
 DEFAULT_OUTPUT = Path(__file__).with_name("head")
-HEAD_VERSION = "1.2.0"  # 1.1: an encoder adapter trained with the head; 1.2: corpus 1.2 (840 more lines)
+HEAD_VERSION = "1.3.0"  # 1.1: an encoder adapter trained with the head; 1.2: corpus 1.2 (840 more lines); 1.3: a hidden layer
 LAYERS = (6, 9, 12)
 MAX_LENGTH = 128
 #: Corpus rows count this much more than public rows when fitting: they are the target domain
@@ -294,6 +295,60 @@ def fit_heads(
     return W_raw.astype(np.float32), b_raw.astype(np.float32), mean, scale
 
 
+def fit_mlp_head(
+    train: list[tuple[Rows, np.ndarray]], seed: int, hidden: int, epochs: int, members: int = 3,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A one-hidden-layer head (GELU) for all labels at once, the average of `members` nets trained from
+    different seeds, folded into one net: returns (W1, b1, W, b), standardisation folded into W1.
+
+    Same rows and sample weights as `fit_heads` (rows without a label for a column do not count for it;
+    positives balanced per label except harassment; each label's weights sum to the same total).
+    Averaging the members' logits is the same as one net whose hidden units are all members' units and
+    whose output weights are the members' divided by their number."""
+    import torch
+
+    x_all = np.vstack([x for _, x in train])
+    y_all = np.vstack([r.y for r, _ in train]).astype(np.float32)
+    row_w = np.concatenate([np.full(len(r), r.weight, np.float32) for r, _ in train])
+    mean, scale = x_all.mean(0), x_all.std(0) + 1e-6
+    s = np.zeros_like(y_all)
+    for j, label in enumerate(LABELS):
+        known = y_all[:, j] >= 0
+        pos_w = (y_all[known, j] == 0).sum() / max((y_all[known, j] == 1).sum(), 1)
+        pw = min(pos_w, 10.0) if label != "harassment" else 1.0
+        s[:, j] = np.where(known, row_w * np.where(y_all[:, j] == 1, pw, 1.0), 0.0)
+    s = s / np.maximum(s.sum(0, keepdims=True), 1e-12) * len(s)  # a label no row knows keeps weight 0
+    tx = torch.tensor((x_all - mean) / scale, dtype=torch.float32)
+    ty, ts = torch.tensor(np.clip(y_all, 0, 1)), torch.tensor(s)
+    parts = []
+    for member in range(members):
+        torch.manual_seed(seed + member)
+        net = torch.nn.Sequential(torch.nn.Dropout(MLP_DROPOUT), torch.nn.Linear(tx.shape[1], hidden),
+                                  torch.nn.GELU(), torch.nn.Dropout(MLP_DROPOUT), torch.nn.Linear(hidden, len(LABELS)))
+        opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=MLP_WEIGHT_DECAY)
+        order = torch.Generator().manual_seed(seed + member)
+        net.train()
+        for _ in range(epochs):
+            perm = torch.randperm(len(tx), generator=order)
+            for i in range(0, len(tx), 256):
+                idx = perm[i:i + 256]
+                loss = torch.nn.functional.binary_cross_entropy_with_logits(net(tx[idx]), ty[idx], reduction="none")
+                loss = (loss * ts[idx]).sum() / len(idx)
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+        w1, b1 = net[1].weight.detach().numpy(), net[1].bias.detach().numpy()
+        w2, b2 = net[4].weight.detach().numpy(), net[4].bias.detach().numpy()
+        parts.append((w1 / scale, b1 - w1 @ (mean / scale), w2 / members, b2 / members))
+        log.info("fitted head member %d of %d (%d hidden units, %d epochs, %d rows)", member + 1, members, hidden,
+                 epochs, len(tx))
+    W1 = np.vstack([p[0] for p in parts]).astype(np.float32)
+    b1 = np.concatenate([p[1] for p in parts]).astype(np.float32)
+    W = np.hstack([p[2] for p in parts]).astype(np.float32)
+    b = np.sum([p[3] for p in parts], axis=0).astype(np.float32)
+    return W1, b1, W, b
+
+
 def logits(W: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
     return x @ W.T + b
 
@@ -315,6 +370,13 @@ def _flag_rate(p: np.ndarray, t: np.ndarray, rows: Rows) -> dict[str, Any]:
 #: Inverse L2 strength per label. Harassment: chosen among 0.003-0.2 on COLD (0.01 best on dev, so
 #: the COLD dev figure is mildly optimistic); the corpus-only labels: by 5-fold CV on corpus train.
 DEFAULT_C = {"threat": 0.01, "harassment": 0.01, "privacy": 0.05, "stress": 0.05}
+#: The head's hidden layer (1.3): units per member, epochs, dropout and AdamW weight decay, chosen on corpus dev
+#: (MODEL_CARD.md). `hidden=0` fits the linear head of 1.0-1.2 (one logistic regression per label, `DEFAULT_C`).
+MLP_HIDDEN = 64
+MLP_EPOCHS = 40
+MLP_DROPOUT = 0.1
+MLP_WEIGHT_DECAY = 1e-2
+MLP_MEMBERS = 3
 
 
 def train(
@@ -325,6 +387,7 @@ def train(
     settings: Any = None,
     c_values: dict[str, float] | None = None,
     adapt: bool = True,
+    hidden: int = MLP_HIDDEN,
 ) -> dict[str, Any]:
     """Train the adapter (unless `adapt` is off), then fit, calibrate, evaluate and write the head, adapter and
     metadata to `output`. Returns the metadata."""
@@ -372,7 +435,13 @@ def train(
     cache = FeatureCache(settings, settings.models_dir / "embeddings", adapter_path)
     feats = {id(r): design(cache.features(r), r.speakers) for r in [*public, cold_dev, *splits.values()]}
     train_sets = [(r, feats[id(r)]) for r in [*public, splits["train"]]]
-    W, b, _, _ = fit_heads(train_sets, c_values, seed)
+    W1: np.ndarray | None = None
+    b1: np.ndarray | None = None
+    if hidden > 0:
+        W1, b1, W, b = fit_mlp_head(train_sets, seed, hidden, MLP_EPOCHS, MLP_MEMBERS)
+    else:
+        W, b, _, _ = fit_heads(train_sets, c_values, seed)
+    feats = {k: hidden_layer(x, W1, b1) for k, x in feats.items()}
 
     dev, test = splits["dev"], splits["test"]
     z_dev = logits(W, b, feats[id(dev)])
@@ -394,7 +463,8 @@ def train(
     else:
         (output / ADAPTER_FILE).unlink(missing_ok=True)
     scratch.cleanup()
-    np.savez(output / "head.npz", W=W, b=b, calib_a=A, calib_b=B)
+    np.savez(output / "head.npz", W=W, b=b, calib_a=A, calib_b=B,
+             **({} if W1 is None else {"W1": W1, "b1": b1}))
     meta = {
         "name": "callqa-utterance-head",
         "version": HEAD_VERSION,
@@ -405,8 +475,11 @@ def train(
         "adapter": adapter_info,
         "features": {"speaker_one_hot": list(SPEAKERS)},
         "method": ("encoder adapter (LoRA) trained first, then " if adapt else "frozen encoder; ")
-        + "logistic regression per label (sklearn, lbfgs, L2), Platt scaling on corpus dev",
+        + (f"one hidden layer ({MLP_MEMBERS} x {hidden} GELU units, the average of {MLP_MEMBERS} nets; torch, AdamW, "
+           f"{MLP_EPOCHS} epochs, dropout {MLP_DROPOUT}, weight decay {MLP_WEIGHT_DECAY})" if hidden > 0
+           else "logistic regression per label (sklearn, lbfgs, L2)") + ", Platt scaling on corpus dev",
         "c_values": c_values,
+        "hidden_units": MLP_MEMBERS * hidden if hidden > 0 else 0,
         "corpus_weight": CORPUS_WEIGHT,
         "public_weights": PUBLIC_WEIGHTS,
         "seed": seed,
@@ -445,6 +518,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     parser.add_argument("--embed-public-only", action="store_true", help="only fill the embedding cache")
     parser.add_argument("--no-adapter", action="store_true", help="keep the encoder frozen (the 1.0 method)")
+    parser.add_argument("--linear-head", action="store_true", help="logistic regression per label (the 1.2 head)")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.embed_public_only:
@@ -457,7 +531,8 @@ def main(argv: list[str] | None = None) -> int:
             cache.features(rows)
         return 0
     try:
-        meta = train(args.output, args.seed, args.shared, args.corpus, adapt=not args.no_adapter)
+        meta = train(args.output, args.seed, args.shared, args.corpus, adapt=not args.no_adapter,
+                     hidden=0 if args.linear_head else MLP_HIDDEN)
     except DataUnavailable as exc:
         print(f"skipped: {exc}", file=sys.stderr)
         return 0

@@ -2,7 +2,7 @@
 
 `callqa train --with-verdicts` turns confirmed findings into positive labels and dismissed ones into negative
 labels (for the finding's label only; the other labels of that line stay unknown), then refits the head's
-per-label weights by L-BFGS on
+per-label output weights (the hidden layer, where the head has one, stays as it is) by L-BFGS on
 
     weighted log-loss(verdict lines x VERDICT_WEIGHT + corpus train lines) + LAMBDA * ||w - w_current||^2
 
@@ -51,10 +51,7 @@ class VerdictTraining:
 
 
 def _design(classifier: Any, texts: list[str], speakers: list[str]) -> np.ndarray:
-    from qa.detect.classifier.train import design
-
-    x = classifier.encoder.embed(list(texts), batch_size=classifier.batch_size, layers=classifier.layers)
-    return design(x, speakers).astype(np.float64)
+    return classifier.features(list(texts), list(speakers)).astype(np.float64)
 
 
 def _fit_label(x: np.ndarray, y: np.ndarray, w_sample: np.ndarray, w0: np.ndarray, b0: float, a: float,
@@ -158,8 +155,9 @@ def train_with_verdicts(lines: list[VerdictLine], settings: Any = None, corpus: 
     out.mkdir(parents=True, exist_ok=True)
     if (src / ADAPTER_FILE).is_file() and src != out:  # the head reads the encoder its parent was trained with
         shutil.copy2(src / ADAPTER_FILE, out / ADAPTER_FILE)
+    hidden = {} if clf.hidden_weights is None else {"W1": clf.hidden_weights, "b1": clf.hidden_bias}
     np.savez(out / "head.npz", W=W.astype(np.float32), b=b.astype(np.float32), calib_a=A.astype(np.float32),
-             calib_b=B.astype(np.float32))
+             calib_b=B.astype(np.float32), **hidden)
     new_meta = {**meta, "version": version, "parent_version": meta["version"],
                 "method": meta.get("method", "") + f"; refit on {len(train_lines)} reviewer verdicts "
                 f"(weight {VERDICT_WEIGHT}, L2 pull {LAMBDA} to the parent head, {len(x_replay)} corpus rows replayed)",
