@@ -9,8 +9,8 @@ Training: `frozen_pass` runs the frozen encoder once over the training rows (the
 first adapted layer are kept, and the frozen features on which `train.py` fits a starting head);
 `train_adapter` then trains the adapted layers together with a linear head that starts as that head, with
 AdamW on the head's partial labels: COLD rows teach `harassment` only, corpus train rows all four labels with
-a larger loss weight, rare labels balanced as in the head. The head that ships is refitted afterwards on the
-adapted features (logistic regression, Platt scaling, thresholds), exactly as for the frozen encoder. Only
+a larger loss weight, rare labels balanced as in the head. The head that ships is fitted afterwards on the
+adapted features (since 1.3 with a hidden layer; Platt scaling, thresholds), exactly as for the frozen encoder. Only
 torch is needed, at training time; deterministic for a seed and thread count.
 """
 
