@@ -24,9 +24,9 @@ from qa.records import LABELS
 
 
 def dev_figures(z_dev: np.ndarray, dev: T.Rows) -> dict[str, float]:
-    calib = [T._platt(z_dev[:, j], dev.y[:, j]) for j in range(len(LABELS))]
-    p = T._sigmoid(z_dev * np.array([a for a, _ in calib]) + np.array([b for _, b in calib]))
-    t = np.array([T._best_threshold(p[:, j], dev.y[:, j]) for j in range(len(LABELS))])
+    A, B, thresholds = T.calibrate(z_dev, dev)
+    p = T._sigmoid(z_dev * A + B)
+    t = np.array([thresholds[lab] for lab in LABELS])
     return {"dev_macro_f1": round(matrix_metrics(dev.y, p >= t)["macro_f1"], 4),
             "dev_mean_ap": round(float(np.mean([average_precision_score(dev.y[:, j], p[:, j])
                                                 for j in range(len(LABELS))])), 4),

@@ -5,8 +5,9 @@ This is the only detection module that touches an encoder: at run time ONNX Runt
 or compare (`qa.detect.classifier.encoder`).
 The head (`head.npz` + `metadata.json`, written by `callqa train`) reads mean-pooled encoder layers and the
 speaker through one hidden layer (`W1`, `b1`, GELU; absent in linear heads before 1.3), then a linear output per
-label (`W`, `b`), with Platt calibration and per-label thresholds chosen on the corpus dev split. A head folder may also hold `adapter.npz`, a low-rank adapter of the encoder's top layers
-trained with it; the encoder the head reads is then the base encoder with the adapter merged.
+label (`W`, `b`), with Platt calibration and per-label thresholds chosen on the corpus dev split. A head folder
+may also hold `adapter.npz`, a low-rank adapter of the encoder's top layers trained with it; the encoder the head
+reads is then the base encoder with the adapter merged.
 """
 
 from __future__ import annotations

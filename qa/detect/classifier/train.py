@@ -48,7 +48,8 @@ log = logging.getLogger("train_classifier")
 DEFAULT_SHARED = get_settings().shared_data_dir
 DEFAULT_CORPUS = DATA_DIR / "corpus" / "collection_corpus.jsonl"
 DEFAULT_OUTPUT = Path(__file__).with_name("head")
-HEAD_VERSION = "1.3.0"  # 1.1: an encoder adapter trained with the head; 1.2: corpus 1.2 (840 more lines); 1.3: a hidden layer
+#: 1.1: an encoder adapter trained with the head; 1.2: corpus 1.2 (840 more lines); 1.3: a hidden layer
+HEAD_VERSION = "1.3.0"
 LAYERS = (6, 9, 12)
 MAX_LENGTH = 128
 #: Corpus rows count this much more than public rows when fitting: they are the target domain
@@ -262,29 +263,36 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-z))
 
 
+def label_sample_weights(train: list[tuple[Rows, np.ndarray]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The training rows stacked: (x, y, weights), weights[i, j] = 0 where row i has no label j, else the
+    row's source weight, positives balanced against negatives within the label (rare labels otherwise vanish;
+    at most 10x, and not for harassment, whose COLD rows are balanced already)."""
+    x_all = np.vstack([x for _, x in train])
+    y_all = np.vstack([r.y for r, _ in train])
+    row_w = np.concatenate([np.full(len(r), r.weight, np.float32) for r, _ in train])
+    weights = np.zeros(y_all.shape, dtype=np.float64)
+    for j, label in enumerate(LABELS):
+        known = y_all[:, j] >= 0
+        pos_w = (y_all[known, j] == 0).sum() / max((y_all[known, j] == 1).sum(), 1)
+        pw = min(pos_w, 10.0) if label != "harassment" else 1.0
+        weights[:, j] = np.where(known, row_w * np.where(y_all[:, j] == 1, pw, 1.0), 0.0)
+    return x_all, y_all, weights
+
+
 def fit_heads(
     train: list[tuple[Rows, np.ndarray]], c_values: dict[str, float], seed: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """One logistic regression per label on standardised features; returns (W, b, mean, scale)."""
     from sklearn.linear_model import LogisticRegression
 
-    x_all = np.vstack([x for _, x in train])
+    x_all, y_all, weights = label_sample_weights(train)
     mean = x_all.mean(0)
     scale = x_all.std(0) + 1e-6
     W = np.zeros((len(LABELS), x_all.shape[1]), dtype=np.float32)
     b = np.zeros(len(LABELS), dtype=np.float32)
     for j, label in enumerate(LABELS):
-        xs, ys, ws = [], [], []
-        for rows, x in train:
-            known = rows.y[:, j] >= 0
-            if known.any():
-                xs.append((x[known] - mean) / scale)
-                ys.append(rows.y[known, j])
-                ws.append(np.full(int(known.sum()), rows.weight, dtype=np.float32))
-        X, Y, S = np.vstack(xs), np.concatenate(ys), np.concatenate(ws)
-        # balance positives and negatives within the label (rare labels otherwise vanish)
-        pos_w = (Y == 0).sum() / max((Y == 1).sum(), 1)
-        S = S * np.where(Y == 1, min(pos_w, 10.0) if label != "harassment" else 1.0, 1.0)
+        known = y_all[:, j] >= 0
+        X, Y, S = (x_all[known] - mean) / scale, y_all[known, j], weights[known, j]
         clf = LogisticRegression(C=c_values[label], max_iter=3000, random_state=seed)
         clf.fit(X, Y, sample_weight=S)
         W[j], b[j] = clf.coef_[0], clf.intercept_[0]
@@ -307,16 +315,10 @@ def fit_mlp_head(
     whose output weights are the members' divided by their number."""
     import torch
 
-    x_all = np.vstack([x for _, x in train])
-    y_all = np.vstack([r.y for r, _ in train]).astype(np.float32)
-    row_w = np.concatenate([np.full(len(r), r.weight, np.float32) for r, _ in train])
+    x_all, y, weights = label_sample_weights(train)
+    y_all = y.astype(np.float32)
     mean, scale = x_all.mean(0), x_all.std(0) + 1e-6
-    s = np.zeros_like(y_all)
-    for j, label in enumerate(LABELS):
-        known = y_all[:, j] >= 0
-        pos_w = (y_all[known, j] == 0).sum() / max((y_all[known, j] == 1).sum(), 1)
-        pw = min(pos_w, 10.0) if label != "harassment" else 1.0
-        s[:, j] = np.where(known, row_w * np.where(y_all[:, j] == 1, pw, 1.0), 0.0)
+    s = weights.astype(np.float32)
     s = s / np.maximum(s.sum(0, keepdims=True), 1e-12) * len(s)  # a label no row knows keeps weight 0
     tx = torch.tensor((x_all - mean) / scale, dtype=torch.float32)
     ty, ts = torch.tensor(np.clip(y_all, 0, 1)), torch.tensor(s)
@@ -351,6 +353,15 @@ def fit_mlp_head(
 
 def logits(W: np.ndarray, b: np.ndarray, x: np.ndarray) -> np.ndarray:
     return x @ W.T + b
+
+
+def calibrate(z_dev: np.ndarray, dev: Rows) -> tuple[np.ndarray, np.ndarray, dict[str, float]]:
+    """Platt scaling per label on the dev logits, then the dev-F1 threshold per label: (A, B, thresholds)."""
+    calib = [_platt(z_dev[:, j], dev.y[:, j]) for j in range(len(LABELS))]
+    A = np.array([a for a, _ in calib], dtype=np.float32)
+    B = np.array([c for _, c in calib], dtype=np.float32)
+    p_dev = _sigmoid(z_dev * A + B)
+    return A, B, {lab: _best_threshold(p_dev[:, j], dev.y[:, j]) for j, lab in enumerate(LABELS)}
 
 
 # --------------------------------------------------------------------------- metrics
@@ -441,21 +452,17 @@ def train(
         W1, b1, W, b = fit_mlp_head(train_sets, seed, hidden, MLP_EPOCHS, MLP_MEMBERS)
     else:
         W, b, _, _ = fit_heads(train_sets, c_values, seed)
-    feats = {k: hidden_layer(x, W1, b1) for k, x in feats.items()}
 
     dev, test = splits["dev"], splits["test"]
-    z_dev = logits(W, b, feats[id(dev)])
-    calib = [_platt(z_dev[:, j], dev.y[:, j]) for j in range(len(LABELS))]
-    A = np.array([a for a, _ in calib], dtype=np.float32)
-    B = np.array([c for _, c in calib], dtype=np.float32)
-    p_dev = _sigmoid(z_dev * A + B)
-    thresholds = {lab: _best_threshold(p_dev[:, j], dev.y[:, j]) for j, lab in enumerate(LABELS)}
+    z = {id(r): logits(W, b, hidden_layer(feats[id(r)], W1, b1)) for r in (dev, test, cold_dev)}
+    A, B, thresholds = calibrate(z[id(dev)], dev)
     t_vec = np.array([thresholds[lab] for lab in LABELS])
+    p_dev = _sigmoid(z[id(dev)] * A + B)
 
-    p_test = _sigmoid(logits(W, b, feats[id(test)]) * A + B)
+    p_test = _sigmoid(z[id(test)] * A + B)
     h = LABELS.index("harassment")
-    p_cold = _sigmoid(logits(W, b, feats[id(cold_dev)])[:, h] * A[h] + B[h])
-    raw_cold = _sigmoid(logits(W, b, feats[id(cold_dev)])[:, h])
+    p_cold = _sigmoid(z[id(cold_dev)][:, h] * A[h] + B[h])
+    raw_cold = _sigmoid(z[id(cold_dev)][:, h])
 
     output.mkdir(parents=True, exist_ok=True)
     if adapter_path is not None:
