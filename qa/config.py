@@ -51,6 +51,11 @@ class Settings:
     max_file_bytes: int = 2 * 1024**3
     min_duration_s: float = 1.0
     agent_channel: int = 0  # stereo: which channel is the agent (0 = left)
+    # Agent voiceprints (biometric data: turn on only with the agents' consent). On: each call with an agent id
+    # stores the agent's voice embedding (a stereo call's agent channel; a mono call's agent voice when the
+    # attribution is sure), and a mono call is matched against the agent's voiceprint from their other calls to
+    # tell which voice is the agent. Off: nothing is computed, stored or compared.
+    agent_voiceprints: bool = False
     default_jurisdiction: str = "cn"
     default_timezone: str = "Asia/Shanghai"
     language: str = "auto"  # "auto", "zh", "en"

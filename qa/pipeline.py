@@ -22,6 +22,7 @@ from typing import Any
 from qa.audio import AudioError, is_silent
 from qa.config import Settings, get_settings
 from qa.records import (
+    AgentVoiceprint,
     CallAnalysis,
     CallHistory,
     CallMeta,
@@ -35,8 +36,8 @@ from qa.records import (
 log = logging.getLogger(__name__)
 
 
-def transcribe(audio: DecodedAudio, meta: CallMeta, settings: Settings, transcriber: Any = None
-               ) -> tuple[Transcript, str]:
+def transcribe(audio: DecodedAudio, meta: CallMeta, settings: Settings, transcriber: Any = None,
+               voiceprint: AgentVoiceprint | None = None) -> tuple[Transcript, str]:
     """Speakers and ASR: the merged transcript and the ASR model's name. Raises AudioError on no speech."""
     from qa.asr.engine import get_transcriber
     from qa.asr.transcribe import transcribe_call
@@ -44,7 +45,8 @@ def transcribe(audio: DecodedAudio, meta: CallMeta, settings: Settings, transcri
     if is_silent(audio.samples):
         raise AudioError("silent recording: no speech to transcribe")
     asr = transcriber or get_transcriber(settings)
-    transcript = transcribe_call(audio, meta, asr)
+    on = settings.agent_voiceprints  # biometric data: compared and kept only where the site turned it on
+    transcript = transcribe_call(audio, meta, asr, voiceprint if on else None, keep_voiceprint=on)
     if not transcript.segments:
         raise AudioError("no speech was recognised in the recording")
     return transcript, asr.spec.name
@@ -145,7 +147,7 @@ def analyze(source: DecodedAudio | Transcript, meta: CallMeta, history: CallHist
     asr_model: str | None = None
     if isinstance(source, DecodedAudio):
         audio = source
-        transcript, asr_model = transcribe(source, meta, settings, transcriber)
+        transcript, asr_model = transcribe(source, meta, settings, transcriber, history.agent_voiceprint)
     else:
         transcript = source
     if call_id is not None:

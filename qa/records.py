@@ -105,6 +105,9 @@ class SpeakerAssignment:
     method: str  # "channel", "diarization"
     confidence: float = 1.0
     reason: str = ""
+    # The agent's voice embedding in this call (unit GE2E vector), kept only with `agent_voiceprints` on, for the
+    # agent's stream, when the attribution is sure: what the agent's voiceprint for other calls is built from.
+    voiceprint: list[float] | None = None
 
 
 @dataclass
@@ -208,16 +211,28 @@ class PriorCall:
 
 
 @dataclass
+class AgentVoiceprint:
+    """An agent's voice: the unit mean of their voice embeddings in other calls (`agent_voiceprints` on)."""
+
+    agent_id: str
+    embedding: list[float]
+    calls: int  # how many calls it rests on
+
+
+@dataclass
 class CallHistory:
     """Plain records of earlier work the analysis of one call depends on (read by the caller, via qa.store).
 
     `account_calls`: the account's other stored calls (calling-frequency and third-party rules).
     `agent_voice`: voice measures of the agent's turns in their most recent earlier calls, most recent first
     (the agent's own voice baseline).
+    `agent_voiceprint`: the agent's voiceprint from their other calls, which tells which voice of a mono call is
+    theirs (None when voiceprints are off or none is stored yet).
     """
 
     account_calls: list[PriorCall] = field(default_factory=list)
     agent_voice: list[list[dict[str, Any]]] = field(default_factory=list)
+    agent_voiceprint: AgentVoiceprint | None = None
 
 
 @dataclass

@@ -33,7 +33,7 @@ ACTIONS: tuple[str, ...] = (
     "play_original", "verdict", "coaching_note", "export", "export_audio", "export_labels", "search",
     "search_refused", "denied", "password_changed", "user_deactivated", "purge", "erase",
     "open_scorecard", "score_override", "score_ack", "dispute", "dispute_decision", "calibration_create",
-    "calibration_score", "coaching_assign", "coaching_done", "qa_report",
+    "calibration_score", "coaching_assign", "coaching_done", "qa_report", "forget_voiceprints",
 )
 
 _SAFE_DETAIL_TYPES = (int, float, bool, type(None))

@@ -22,6 +22,7 @@ import numpy as np
 from qa.audio import RATE, decode, telephone_band
 
 STEP = 0.01  # DER frame, seconds
+ENROL_MIN_S = 10.0  # least held-out agent speech (with pauses) to enrol a voiceprint from
 
 Turn = tuple[float, float, str]  # (start, end, speaker)
 
@@ -83,6 +84,9 @@ class Mix:
     turns: list[Turn]
     agent: str  # the reference speaker who is the agent
     notes: str = ""
+    # The agent's speech that is not in the mix, through the same line: what an agent voiceprint is enrolled from
+    # (None: too little left over to enrol from).
+    enrolment: np.ndarray | None = None
 
 
 @dataclass
@@ -130,13 +134,17 @@ def build_mix(agent: Voice, customer: Voice, seed: int, turns: int = 10, telepho
     order = [customer, agent] if customer_first else [agent, customer]
     queues = {v.name: rng.sample(v.utterances, len(v.utterances)) for v in (agent, customer)}
     placed: list[tuple[int, np.ndarray, str]] = []  # (start sample, audio, speaker)
+    used: set[int] = set()  # ids of the agent's utterances placed in the mix
     t = int(0.5 * RATE)
     for i in range(turns):
         voice = order[i % 2]
         q = queues[voice.name]
         if not q:
             q += rng.sample(voice.utterances, len(voice.utterances))
-        piece = q.pop() * (gain if voice is customer else 1.0)
+        utterance = q.pop()
+        if voice is agent:
+            used.add(id(utterance))
+        piece = utterance * (gain if voice is customer else 1.0)
         if i and overlaps and i % 3 == 2:
             start = t - int(rng.uniform(0.2, 0.5) * RATE)
         else:
@@ -150,12 +158,16 @@ def build_mix(agent: Voice, customer: Voice, seed: int, turns: int = 10, telepho
         # Reference turns: the clean source's speech at Silero's standard threshold, independent of diarisation's.
         regions = speech_regions(piece, threshold=0.5)
         reference += [((start + a) / RATE, (start + b) / RATE, name) for a, b in regions]
+    pause = np.zeros(RATE // 2, np.float32)
+    rest = [part for u in agent.utterances if id(u) not in used for part in (u, pause)]
+    enrolment = np.concatenate(rest) if sum(len(u) for u in rest) >= ENROL_MIN_S * RATE else None
     if telephone:
         out = telephone_band(out)
+        enrolment = telephone_band(enrolment) if enrolment is not None else None
     kind = ("telephone" if telephone else "wideband") + (", overlaps" if overlaps else "") + \
            (", customer opens" if customer_first else "")
     name = f"{agent.name}+{customer.name} {kind} #{seed}"
-    return Mix(name, out, sorted(reference), agent.name, f"{agent.gender}/{customer.gender}")
+    return Mix(name, out, sorted(reference), agent.name, f"{agent.gender}/{customer.gender}", enrolment)
 
 
 # Real speakers of ../shared/data/speech_more. Only sources that are one voice: the FunASR demo clips are several
@@ -205,6 +217,54 @@ def real_recordings(folder: Path) -> list[Mix]:
     return out
 
 
+def _only(turns: list[Turn], speaker: str) -> list[tuple[float, float]]:
+    """The stretches where `speaker` talks and nobody else does."""
+    others = sorted((a, b) for a, b, s in turns if s != speaker)
+    out = []
+    for a, b, s in turns:
+        if s != speaker:
+            continue
+        pieces = [(a, b)]
+        for oa, ob in others:
+            pieces = [p for x, y in pieces for p in ((x, min(y, oa)), (max(x, ob), y)) if p[1] - p[0] > 0.05]
+        out += pieces
+    return out
+
+
+def voiceprint_trials(recordings: list[Mix]) -> list[dict[str, Any]]:
+    """Across real recordings that share speakers (the two AMI excerpts): enrol each shared speaker from one
+    recording's reference turns (overlapped speech left out), and check that the voiceprint picks that speaker's
+    diarised voice in the other recording. Diarisation and voices only (no ASR, no content)."""
+    from qa.records import AgentVoiceprint
+    from qa.speakers.diarize import diarize, voiceprint
+    from qa.speakers.roles import voice_choice
+
+    rows = []
+    diarised = {rec.name: diarize(rec.samples) for rec in recordings}
+    for source in recordings:
+        for target in recordings:
+            shared = {s for _, _, s in source.turns} & {s for _, _, s in target.turns}
+            if source is target:
+                continue
+            for speaker in sorted(shared):
+                alone = _only(source.turns, speaker)
+                pieces = [source.samples[int(a * RATE):int(b * RATE)] for a, b in alone]
+                enrolled = voiceprint(np.concatenate(pieces)) if pieces else None
+                d = diarised[target.name]
+                if enrolled is None or d.centroids is None:
+                    continue
+                choice = voice_choice(d.centroids, AgentVoiceprint(speaker, [float(v) for v in enrolled[0]], 1))
+                cover = [sum(max(0.0, min(b, t.end) - max(a, t.start)) for t in d.turns if t.cluster == c
+                             for a, b, s in target.turns if s == speaker) for c in range(len(d.centroids))]
+                rows.append({"trial": f"{speaker}: {source.name} -> {target.name}", "enrolment_s": round(enrolled[1], 1),
+                             "cosines": [round(float(v), 3) for v in d.centroids @ enrolled[0]],
+                             "voices_found": d.voices, "picked": choice.agent_cluster if choice else None,
+                             "confidence": choice.confidence if choice else None,
+                             "right": bool(choice and choice.confidence > 0.5
+                                           and choice.agent_cluster == int(np.argmax(cover)))})
+    return rows
+
+
 def evaluate_mix(mix: Mix, asr: Any | None = None) -> dict[str, Any]:
     """DER of diarisation alone; with an ASR model also the whole mono path: agent identified, speech coverage,
     and the attribution confidence the call would carry."""
@@ -222,23 +282,37 @@ def evaluate_mix(mix: Mix, asr: Any | None = None) -> dict[str, Any]:
 
         from qa.asr.evaluate import speech_coverage
         from qa.asr.transcribe import transcribe_mono
+        from qa.records import AgentVoiceprint
         from qa.speakers.attribution import attribution
+        from qa.speakers.diarize import voiceprint
 
         ctranslate2.set_random_seed(0)  # the temperature fallback samples: the same draws on every run
         tr = transcribe_mono(mix.samples, len(mix.samples) / RATE, asr)
         row["coverage"] = round(speech_coverage([(a, b) for a, b, _ in mix.turns],
                                                 [(s.start, s.end) for s in tr.segments]), 4)
-        sure = attribution(tr)
-        row["attribution_confidence"] = sure.confidence
+        row["attribution_confidence"] = attribution(tr).confidence
         if mix.agent:
-            agent_time = sum(max(0.0, min(b, s.end) - max(a, s.start))
-                             for a, b, spk in mix.turns if spk == mix.agent
-                             for s in tr.segments if s.speaker == "agent")
-            other_time = sum(max(0.0, min(b, s.end) - max(a, s.start))
-                             for a, b, spk in mix.turns if spk != mix.agent
-                             for s in tr.segments if s.speaker == "agent")
-            row["agent_identified"] = agent_time > other_time
+            row["agent_identified"] = _agent_identified(mix, tr)
+        enrolled = voiceprint(mix.enrolment) if mix.agent and mix.enrolment is not None else None
+        if enrolled is not None:  # the same path with the agent's voiceprint from their held-out speech
+            ctranslate2.set_random_seed(0)
+            vp = AgentVoiceprint(mix.agent, [float(v) for v in enrolled[0]], 1)
+            tr = transcribe_mono(mix.samples, len(mix.samples) / RATE, asr, vp)
+            row["agent_identified_voiceprint"] = _agent_identified(mix, tr)
+            row["attribution_confidence_voiceprint"] = attribution(tr).confidence
+            row["enrolment_s"] = round(enrolled[1], 1)
     return row
+
+
+def _agent_identified(mix: Mix, tr: Any) -> bool:
+    """Whether the transcript's agent lines cover more of the reference agent's speech than of the customer's."""
+    agent_time = sum(max(0.0, min(b, s.end) - max(a, s.start))
+                     for a, b, spk in mix.turns if spk == mix.agent
+                     for s in tr.segments if s.speaker == "agent")
+    other_time = sum(max(0.0, min(b, s.end) - max(a, s.start))
+                     for a, b, spk in mix.turns if spk != mix.agent
+                     for s in tr.segments if s.speaker == "agent")
+    return agent_time > other_time
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -251,6 +325,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "mixes, telephone, pauses": [r for r in rows if "telephone" in r["mix"] and "overlaps" not in r["mix"]],
         "mixes, telephone, overlaps": [r for r in rows if "telephone" in r["mix"] and "overlaps" in r["mix"]],
         "mixes, same gender": [r for r in rows if r["voices"] in ("female/female", "male/male")],
+        "mixes, all": [r for r in rows if r["voices"] != "real recording"],
         "real recordings": [r for r in rows if r["voices"] == "real recording"],
     }
     out = {}
@@ -258,6 +333,11 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
         if not part:
             continue
         agent = [r["agent_identified"] for r in part if "agent_identified" in r]
+        by_voice = [r["agent_identified_voiceprint"] for r in part if "agent_identified_voiceprint" in r]
         out[name] = {"n": len(part), "der": mean("der", part), "coverage": mean("coverage", part),
-                     "agent_identified": round(sum(agent) / len(agent), 4) if agent else None}
+                     "agent_identified": round(sum(agent) / len(agent), 4) if agent else None,
+                     "agent_identified_voiceprint": round(sum(by_voice) / len(by_voice), 4) if by_voice else None,
+                     "n_voiceprint": len(by_voice),
+                     "attribution_confidence": mean("attribution_confidence", part),
+                     "attribution_confidence_voiceprint": mean("attribution_confidence_voiceprint", part)}
     return out

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import numpy as np
 
 from qa.asr.engine import Recognition, StreamSegment, Transcriber
 from qa.audio import RATE, is_silent
 from qa.records import (
+    AgentVoiceprint,
     CallMeta,
     DecodedAudio,
     Segment,
@@ -17,9 +19,12 @@ from qa.records import (
     Transcript,
     Word,
 )
-from qa.speakers.channels import channel_streams, is_dual_mono, role_for_cluster
+from qa.speakers.channels import ChannelStream, channel_streams, is_dual_mono, role_for_cluster
 
 log = logging.getLogger(__name__)
+
+# A mono call's agent voice is kept as a voiceprint source only when its attribution is at least this sure.
+VOICEPRINT_KEEP_CONFIDENCE = 0.9
 
 
 def call_language(recognitions: list[Recognition]) -> str:
@@ -38,7 +43,8 @@ def _join_words(words: list[Word]) -> str:
     return "".join(w.word for w in words).strip()
 
 
-def transcribe_stereo(audio: DecodedAudio, meta: CallMeta, asr: Transcriber) -> Transcript:
+def transcribe_stereo(audio: DecodedAudio, meta: CallMeta, asr: Transcriber, keep_voiceprint: bool = False
+                      ) -> Transcript:
     streams, speakers = channel_streams(audio.samples, meta, asr.settings.agent_channel)
     active = [s for s in streams if not is_silent(s.samples)]
     # Each channel is decoded in the language detected on its own first 30 s of speech; with `asr_streams` >= 2
@@ -51,7 +57,22 @@ def transcribe_stereo(audio: DecodedAudio, meta: CallMeta, asr: Transcriber) -> 
         for stream, rec in results for s in rec.segments
     ]
     segments.sort(key=lambda s: (s.start, s.end))
+    if keep_voiceprint:
+        speakers = _with_agent_voiceprint(speakers, streams)
     return Transcript(None, call_language([rec for _, rec in results]), audio.info.duration, segments, speakers)
+
+
+def _with_agent_voiceprint(speakers: list[SpeakerAssignment], streams: list[ChannelStream]
+                           ) -> list[SpeakerAssignment]:
+    """A stereo call's agent channel embedded as the agent's voice in this call (channels are certain)."""
+    from qa.speakers.diarize import voiceprint
+
+    agent = next((s for s in streams if s.role == "agent"), None)
+    found = voiceprint(agent.samples) if agent is not None and not is_silent(agent.samples) else None
+    if found is None:
+        return speakers
+    vector = [round(float(v), 5) for v in found[0]]
+    return [replace(sp, voiceprint=vector) if sp.role == "agent" else sp for sp in speakers]
 
 
 def _split_by_turns(seg: StreamSegment, turns: list) -> list[tuple[int, StreamSegment]]:  # type: ignore[type-arg]
@@ -105,13 +126,16 @@ def pause_cuts(samples: np.ndarray, parts: int, min_part_s: float, rate: int = R
     return cuts
 
 
-def transcribe_mono(samples: np.ndarray, duration: float, asr: Transcriber) -> Transcript:
+def transcribe_mono(samples: np.ndarray, duration: float, asr: Transcriber,
+                    voiceprint: AgentVoiceprint | None = None, keep_voiceprint: bool = False) -> Transcript:
     """The whole file is recognised as a one-speaker recording would be (nothing is cut away before recognition;
     a long one is decoded as parts cut at pauses); diarisation then only labels the recognised words, so no
-    speech the model hears is lost."""
+    speech the model hears is lost. `voiceprint`: the agent's, from their other calls (which voice is theirs);
+    `keep_voiceprint`: put the agent voice's embedding on the agent's SpeakerAssignment when the attribution is
+    sure."""
     from qa.speakers.attribution import mono_attribution
     from qa.speakers.diarize import diarize
-    from qa.speakers.roles import identify_agent
+    from qa.speakers.roles import combine, identify_agent, voice_choice
 
     if is_silent(samples):
         return Transcript(None, "zh", duration, [], [])
@@ -138,7 +162,10 @@ def transcribe_mono(samples: np.ndarray, duration: float, asr: Transcriber) -> T
     clusters = sorted({c for c, _ in pieces}) or [0]
     texts = {c: [s.text for cc, s in pieces if cc == c] for c in clusters}
     choice = identify_agent(texts, opening.language)  # the language of the call's opening, where greetings are
+    choice = combine(choice, voice_choice(diarization.centroids, voiceprint))
     sure = mono_attribution(diarization, choice, sum(s.end - s.start for _, s in pieces))
+    keep = (keep_voiceprint and sure.confidence >= VOICEPRINT_KEEP_CONFIDENCE
+            and diarization.centroids is not None and choice.agent_cluster < len(diarization.centroids))
     segments = [
         Segment(speaker=role_for_cluster(c, choice.agent_cluster), start=s.start, end=s.end, text=s.text,
                 words=s.words, raw_text=s.raw_text, avg_logprob=s.avg_logprob, no_speech_prob=s.no_speech_prob)
@@ -146,14 +173,18 @@ def transcribe_mono(samples: np.ndarray, duration: float, asr: Transcriber) -> T
     ]
     speakers = [
         SpeakerAssignment(role=role_for_cluster(c, choice.agent_cluster), label=f"cluster {c}",
-                          method="diarization", confidence=sure.confidence, reason=sure.reason)
+                          method="diarization", confidence=sure.confidence, reason=sure.reason,
+                          voiceprint=[round(float(v), 5) for v in diarization.centroids[c]]  # type: ignore[index]
+                          if keep and c == choice.agent_cluster else None)
         for c in clusters
     ]
     return Transcript(None, call_language(recognitions), duration, segments, speakers)
 
 
-def transcribe_call(audio: DecodedAudio, meta: CallMeta, asr: Transcriber) -> Transcript:
-    """Stereo recordings are split by channel (reliable); mono and dual-mono ones are diarised."""
+def transcribe_call(audio: DecodedAudio, meta: CallMeta, asr: Transcriber,
+                    voiceprint: AgentVoiceprint | None = None, keep_voiceprint: bool = False) -> Transcript:
+    """Stereo recordings are split by channel (reliable); mono and dual-mono ones are diarised, and matched
+    against the agent's `voiceprint` where the site keeps voiceprints (`keep_voiceprint`: store this call's)."""
     if audio.samples.shape[0] == 2 and not is_dual_mono(audio.samples):
-        return transcribe_stereo(audio, meta, asr)
-    return transcribe_mono(audio.mono(), audio.info.duration, asr)
+        return transcribe_stereo(audio, meta, asr, keep_voiceprint)
+    return transcribe_mono(audio.mono(), audio.info.duration, asr, voiceprint, keep_voiceprint)

@@ -173,3 +173,26 @@ def export_audio(
     _shutil.copyfile(path, output)
     output.chmod(0o600)
     typer.echo(f"wrote {'redacted ' if redacted else 'original '}audio of call {call_id} to {output}")
+
+
+@app.command("forget-voiceprints")
+def forget_voiceprints(
+    agent: Annotated[str | None, typer.Option("--agent", help="Only this agent id's voiceprint (default: every "
+                                                             "agent's).")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the count as JSON.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Delete stored agent voice embeddings (声纹): an agent's request, or a site turning voiceprints off. Mono
+    calls are then attributed by content alone until new calls are stored; the deletion goes to the audit log."""
+    from qa.access import audit
+    from qa.access.audit import cli_session_id
+    from qa.store.db import session_scope
+    from qa.store.reports import forget_voiceprints as forget
+
+    with session_scope(open_db(db)) as session:
+        removed = forget(session, agent)
+        audit.record(session, cli_session_id(), "forget_voiceprints", detail={"agent": agent, "calls": removed})
+    if json_out:
+        typer.echo(json.dumps({"agent": agent, "calls": removed}))
+    else:
+        typer.echo(f"voice embeddings deleted from {removed} calls · 已删除 {removed} 通通话的声纹")

@@ -382,12 +382,14 @@ def eval_diarization(
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Diarisation error rate (DER 说话人分离错误率) on mono mixes of real voices (wideband and telephone band,
-    pauses and overlaps) and on real two-speaker recordings; agent identification (坐席识别) with --with-asr."""
+    pauses and overlaps) and on real two-speaker recordings; agent identification (坐席识别) with --with-asr, by
+    content alone and with an agent voiceprint (声纹) enrolled from the agent's speech left out of the mix."""
     from qa.asr.evaluate_speakers import (
         build_mixes,
         evaluate_mix,
         real_recordings,
         summarise,
+        voiceprint_trials,
     )
 
     asr = None
@@ -396,7 +398,8 @@ def eval_diarization(
 
         logging.getLogger("faster_whisper").setLevel(logging.WARNING)
         asr = get_transcriber()
-    mixes = build_mixes(folder, seeds) + real_recordings(folder)
+    recordings = real_recordings(folder)
+    mixes = build_mixes(folder, seeds) + recordings
     if not mixes:
         err.print(f"[red]no speakers or RTTM recordings found in {folder} · 未找到可用的语音[/red]")
         raise typer.Exit(2)
@@ -405,16 +408,30 @@ def eval_diarization(
         rows.append(evaluate_mix(mix, asr))
         if not as_json:
             r = rows[-1]
-            extra = "".join(f" · {k} {r[k]}" for k in ("coverage", "agent_identified", "attribution_confidence")
-                            if k in r)
+            extra = "".join(f" · {k} {r[k]}" for k in ("coverage", "agent_identified", "attribution_confidence",
+                                                        "agent_identified_voiceprint",
+                                                        "attribution_confidence_voiceprint") if k in r)
             err.print(f"{r['mix']}: DER {r['der']:.3f}{extra}")
-    report = {"mixes": rows, "summary": summarise(rows)}
+    report = {"mixes": rows, "summary": summarise(rows), "voiceprint_trials": voiceprint_trials(recordings)}
     if as_json:
         typer.echo(json.dumps(report, ensure_ascii=False, indent=2, default=float))
         return
     table = Table(title="diarisation · 说话人分离")
-    for col in ("group", "n", "DER", "speech coverage", "agent identified"):
+    for col in ("group", "n", "DER", "speech coverage", "agent identified", "with voiceprint (n)",
+                "attribution confidence (with voiceprint)"):
         table.add_column(col)
     for name, fig in report["summary"].items():
-        table.add_row(name, str(fig["n"]), _fmt(fig["der"]), _fmt(fig["coverage"]), _fmt(fig["agent_identified"]))
+        voice = f"{_fmt(fig['agent_identified_voiceprint'])} ({fig['n_voiceprint']})" if fig["n_voiceprint"] else ""
+        conf = _fmt(fig["attribution_confidence"])
+        if fig["attribution_confidence_voiceprint"] is not None:
+            conf += f" ({_fmt(fig['attribution_confidence_voiceprint'])})"
+        table.add_row(name, str(fig["n"]), _fmt(fig["der"]), _fmt(fig["coverage"]), _fmt(fig["agent_identified"]),
+                      voice, conf)
     console.print(table)
+    trials = report["voiceprint_trials"]
+    if trials:
+        right = sum(t["right"] for t in trials)
+        console.print(f"voiceprint across real recordings · 跨录音声纹识别: {right}/{len(trials)} speakers found")
+        for t in trials:
+            console.print(f"  {t['trial']}: cosine {t['cosines']} · picked cluster {t['picked']} "
+                          f"({t['confidence']}) · {'right' if t['right'] else 'wrong'}")

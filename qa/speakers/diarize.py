@@ -66,6 +66,9 @@ class Diarization:
     voices: int  # 0 (no speech), 1 or 2
     voice_similarity: float | None  # cosine of the two voice centroids (None: too little speech to compare)
     note: str  # why one voice, when two were sought
+    # Unit GE2E centroid of each cluster's windows, row = cluster number (one row when one voice was heard; None
+    # when too little speech was embedded): what an agent's voiceprint is compared with.
+    centroids: np.ndarray | None = None
 
 
 def speech_regions(samples: np.ndarray, rate: int = RATE, threshold: float = 0.35) -> list[tuple[int, int]]:
@@ -128,8 +131,25 @@ def _two_clusters(emb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _centroids(emb: np.ndarray, labels: np.ndarray) -> np.ndarray:
-    cents = np.stack([emb[labels == k].mean(axis=0) for k in (0, 1)])
-    return cents / np.linalg.norm(cents, axis=1, keepdims=True)
+    return _unit(np.stack([emb[labels == k].mean(axis=0) for k in (0, 1)]))
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return (rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)).astype(np.float32)
+
+
+def voiceprint(samples: np.ndarray, rate: int = RATE) -> tuple[np.ndarray, float] | None:
+    """The unit mean GE2E embedding of one speaker's speech (a stereo call's agent channel, an enrolment clip)
+    and the seconds of speech it rests on; None when there are fewer than 4 windows of speech."""
+    x = np.asarray(samples, dtype=np.float32).reshape(-1)
+    if rate != RATE:
+        x = _resample(x, rate)
+    regions = [(a, b) for a, b in speech_regions(x) if b - a >= int(MIN_WINDOW_S * RATE)]
+    win, hop = int(WINDOW_S * RATE), int(HOP_S * RATE)
+    spans = [(s, min(s + win, b)) for a, b in regions for s in _window_starts(a, b, win, hop)]
+    if len(spans) < 4:
+        return None
+    return _unit(_embed_windows(x, spans).mean(axis=0, keepdims=True))[0], sum(b - a for a, b in regions) / RATE
 
 
 def _median(values: np.ndarray, width: int) -> np.ndarray:
@@ -202,8 +222,9 @@ def diarize(samples: np.ndarray, rate: int = 16000, num_speakers: int = 2) -> Di
         else:
             spans += [(s, min(s + win, b)) for s in _window_starts(a, b, win, hop)]
 
-    def single(note: str, similarity: float | None = None) -> Diarization:
-        return Diarization([SpeechTurn(a / RATE, b / RATE, 0) for a, b in regions], 1, similarity, note)
+    def single(note: str, similarity: float | None = None, emb: np.ndarray | None = None) -> Diarization:
+        cents = None if emb is None else _unit(emb.mean(axis=0, keepdims=True))
+        return Diarization([SpeechTurn(a / RATE, b / RATE, 0) for a, b in regions], 1, similarity, note, cents)
 
     if num_speakers == 1:
         return single("one speaker requested")
@@ -217,9 +238,9 @@ def diarize(samples: np.ndarray, rate: int = 16000, num_speakers: int = 2) -> Di
     log.debug("diarize: %d windows, centroid cosine %.3f, shares %s", len(spans), similarity, shares.round(2))
     sizes = np.bincount(labels, minlength=2)
     if similarity >= SAME_SPEAKER_COS:
-        return single(f"the two candidate voices are nearly the same (cosine {similarity:.2f})", similarity)
+        return single(f"the two candidate voices are nearly the same (cosine {similarity:.2f})", similarity, emb)
     if shares.min() < MIN_CLUSTER_SHARE or sizes.min() < MIN_CLUSTER_WINDOWS:
-        return single("a second voice is too brief to be a speaker", similarity)
+        return single("a second voice is too brief to be a speaker", similarity, emb)
 
     # Per-window preference for centroid 1 over centroid 0, spread over the 100 ms frames each window covers.
     pref = all_emb @ cents[1] - all_emb @ cents[0]
@@ -247,5 +268,7 @@ def diarize(samples: np.ndarray, rate: int = 16000, num_speakers: int = 2) -> Di
     if turns and turns[0].cluster != 0:  # number clusters by first appearance
         for t in turns:
             t.cluster = 1 - t.cluster
-    return Diarization(turns, len({t.cluster for t in turns}), similarity, "")
+        cents = cents[::-1].copy()
+    found = sorted({t.cluster for t in turns})
+    return Diarization(turns, len(found), similarity, "", cents[found])
 

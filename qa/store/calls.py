@@ -96,7 +96,8 @@ def mark_failed(session: Session, call_id: int, reason: str) -> None:
 def _save_transcript(session: Session, call: Call, transcript: Transcript) -> None:
     """Make the call's speakers and segments match `transcript` (segments updated in place by position)."""
     call.speakers = [Speaker(call_id=call.id, role=sp.role, label=sp.label, method=sp.method,
-                             confidence=sp.confidence, reason=sp.reason) for sp in transcript.speakers]
+                             confidence=sp.confidence, reason=sp.reason, voiceprint=sp.voiceprint)
+                     for sp in transcript.speakers]
     rows = {r.idx: r for r in session.scalars(select(SegmentRow).where(SegmentRow.call_id == call.id))}
     for i, seg in enumerate(transcript.segments):
         row = rows.pop(i, None)
@@ -166,7 +167,7 @@ def load_transcript(session: Session, call_id: int) -> Transcript | None:
     ]
     speakers = [
         SpeakerAssignment(role=s.role, label=s.label, method=s.method, confidence=s.confidence,  # type: ignore[arg-type]
-                          reason=s.reason or "")
+                          reason=s.reason or "", voiceprint=s.voiceprint)
         for s in call.speakers
     ]
     return Transcript(call.id, call.language or "zh", call.duration or 0.0, segments, speakers)
@@ -198,5 +199,6 @@ def swap_roles(session: Session, call_id: int, agent_label: str) -> None:
         s.role = "agent" if s.label == agent_label else "customer"
         s.method, s.reason = "override", f"set by a reviewer: {agent_label} is the agent"
         s.confidence = 1.0
+        s.voiceprint = None  # it was the voice wrongly taken for the agent's
     for seg in call.segments:
         seg.speaker = "customer" if seg.speaker == "agent" else "agent"

@@ -103,6 +103,9 @@ class Speaker(Base):
     method: Mapped[str] = mapped_column(String(16))  # channel | diarization | override
     confidence: Mapped[float] = mapped_column(Float, default=1.0)
     reason: Mapped[str | None] = mapped_column(Text)
+    # The agent's voice embedding in this call (`agent_voiceprints` on; biometric: removed with the call, and by
+    # `callqa voiceprints --forget`). Only ever on the agent's row.
+    voiceprint: Mapped[list[float] | None] = mapped_column(JSON(none_as_null=True))
 
     call: Mapped[Call] = relationship(back_populates="speakers")
 

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from qa.records import AlertSpec, CallHistory, DayResult, PriorCall, StoredCall
-from qa.store.models import AgentDay, Alert, Call, SegmentRow
+from qa.records import AgentVoiceprint, AlertSpec, CallHistory, DayResult, PriorCall, StoredCall
+from qa.store.models import AgentDay, Alert, Call, SegmentRow, Speaker
 from qa.store.reviews import active_findings
 
 
@@ -58,6 +58,39 @@ def agent_baseline_turns(session: Session, agent_id: str, call: Call, max_calls:
     return out
 
 
+VOICEPRINT_CALLS = 20  # an agent's voiceprint is the mean of their voice in at most this many recent calls
+
+
+def agent_voiceprint(session: Session, agent_id: str, except_call: int | None = None,
+                     max_calls: int = VOICEPRINT_CALLS) -> AgentVoiceprint | None:
+    """The agent's voiceprint: the unit mean of their stored per-call voice embeddings (most recent calls first,
+    the call being analysed left out); None when none is stored."""
+    import numpy as np
+
+    rows = session.execute(
+        select(Speaker.voiceprint).join(Call, Call.id == Speaker.call_id)
+        .where(Call.agent_id == agent_id, Call.status == "done", Call.id != (except_call or -1),
+               Speaker.role == "agent", Speaker.voiceprint.is_not(None))
+        .order_by(Call.started_at.desc(), Call.id.desc()).limit(max_calls)).scalars().all()
+    vectors = [np.asarray(v, dtype=np.float32) for v in rows if v]
+    if not vectors:
+        return None
+    mean = np.mean(vectors, axis=0)
+    return AgentVoiceprint(agent_id, [float(v) for v in mean / max(float(np.linalg.norm(mean)), 1e-12)],
+                           len(vectors))
+
+
+def forget_voiceprints(session: Session, agent_id: str | None = None) -> int:
+    """Delete stored voice embeddings (one agent's, or every agent's); returns how many calls held one."""
+    query = select(Speaker).where(Speaker.voiceprint.is_not(None))
+    if agent_id is not None:
+        query = query.join(Call, Call.id == Speaker.call_id).where(Call.agent_id == agent_id)
+    rows = list(session.scalars(query))
+    for row in rows:
+        row.voiceprint = None
+    return len(rows)
+
+
 def call_history(session: Session, call_id: int, baseline_calls: int) -> CallHistory:
     """What the analysis of stored call `call_id` needs from earlier work: the account's other calls and the
     agent's voice turns in up to `baseline_calls` earlier calls."""
@@ -66,7 +99,8 @@ def call_history(session: Session, call_id: int, baseline_calls: int) -> CallHis
         raise KeyError(call_id)
     return CallHistory(
         account_calls=account_history(session, call.account_id, call.id),
-        agent_voice=agent_baseline_turns(session, call.agent_id, call, baseline_calls) if call.agent_id else [])
+        agent_voice=agent_baseline_turns(session, call.agent_id, call, baseline_calls) if call.agent_id else [],
+        agent_voiceprint=agent_voiceprint(session, call.agent_id, call.id) if call.agent_id else None)
 
 
 def agent_calls_between(session: Session, agent_id: str, start: datetime, end: datetime,
