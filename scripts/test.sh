@@ -18,13 +18,16 @@ pg_err=$(mktemp)
 if url=$(scripts/pg_test_server.sh start 2>"$pg_err"); then
   echo "==> database-backed tests again on PostgreSQL ($url)"
   # Not repeated here: tests whose database side is already covered (Ray scheduling, the watch loop, bad
-  # input files) and SQLite-only failure modes (read-only file, full disk).
+  # input files), the voiceprint tests that use no database, and SQLite-only failure modes (read-only file,
+  # full disk).
   CALLQA_TEST_PG_URL="$url" .venv/bin/python -m pytest -q -p no:cacheprovider "${parallel[@]}" -m "not browser" \
     tests/test_store.py tests/test_migrations.py tests/test_compliance.py tests/test_scoring.py \
     tests/test_wellbeing.py tests/test_report_cli.py tests/test_auth.py tests/test_dashboard_store.py \
     tests/test_dashboard_app.py tests/test_ingest.py tests/test_scaleout.py tests/test_reviews.py \
     tests/test_scorecard_workflow.py tests/test_security.py tests/test_dashboard_security.py \
-    -k "not read_only and not full_disk and not ray and not watch and not bad_inputs" || status=$?
+    tests/test_voiceprints.py \
+    -k "not read_only and not full_disk and not ray and not watch and not bad_inputs and not voiceprint_finds and not sample_agent" \
+    || status=$?
   scripts/pg_test_server.sh stop
 else
   echo "==> PostgreSQL tests skipped: $(cat "$pg_err")"
