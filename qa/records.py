@@ -106,7 +106,8 @@ class SpeakerAssignment:
     confidence: float = 1.0
     reason: str = ""
     # The agent's voice embedding in this call (unit GE2E vector), kept only with `agent_voiceprints` on, for the
-    # agent's stream, when the attribution is sure: what the agent's voiceprint for other calls is built from.
+    # agent's stream, when the attribution is sure or a reviewer named the agent: what the agent's voiceprint for
+    # other calls is built from.
     voiceprint: list[float] | None = None
 
 

@@ -155,8 +155,9 @@ def test_voiceprints_are_stored_averaged_over_other_calls_and_forgotten(db_url: 
 
 @pytest.mark.slow
 def test_sample_agent_enrolled_from_a_stereo_call_is_recognised_in_a_mono_call(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    """EN-A01's stereo call stores their voice; their mono call is then matched against it. Off by default:
-    the same stereo call stores nothing."""
+    """EN-A01's stereo call stores their voice; their mono call is then matched against it, and a reviewer who
+    names a voice as the agent enrols that voice. Off by default: the same stereo call stores nothing."""
+    from qa.cli import app
     from qa.config import get_settings
     from qa.ingest.batch import build_jobs, run_batch
 
@@ -168,17 +169,30 @@ def test_sample_agent_enrolled_from_a_stereo_call_is_recognised_in_a_mono_call(t
         for f in files:  # one after the other: the mono call reads the stereo call's print
             results = run_batch(build_jobs([f], SAMPLES / "manifest.csv", get_settings()), url, workers=1)
             assert results[0].status == "done", results[0].reason
+        with session_scope(url) as s:
+            rows = {Path(c.path).name: c for c in s.scalars(select(Call))}
+            stereo = {sp.role: sp for sp in rows[files[0].name].speakers}
+            assert stereo["agent"].voiceprint is not None and len(stereo["agent"].voiceprint) == 256
+            assert stereo["customer"].voiceprint is None  # a customer's voice is never kept
+            mono_id = rows[files[1].name].id
+            mono = {sp.role: sp for sp in rows[files[1].name].speakers}
+            assert "cluster 0 sounds like agent EN-A01's voiceprint (1 calls)" in mono["agent"].reason, \
+                mono["agent"].reason
+            assert "role confidence 0.99" in mono["agent"].reason  # the agent answers this inbound call
+            agent_print = np.asarray(stereo["agent"].voiceprint)
+        # A reviewer's choice of agent enrols the voice they named: the other voice first, then back.
+        runner = CliRunner()
+        for label in ("cluster 1", "cluster 0"):
+            result = runner.invoke(app, ["set-agent", str(mono_id), label, "--db", url])
+            assert result.exit_code == 0 and "voiceprint" in result.output, result.output
+            with session_scope(url) as s:
+                named = s.scalar(select(Speaker).where(Speaker.call_id == mono_id, Speaker.role == "agent"))
+                assert named.label == label and named.voiceprint is not None
+                similarity = float(np.asarray(named.voiceprint) @ agent_print)
+                assert (similarity > 0.9) == (label == "cluster 0"), (label, similarity)
     finally:
         monkeypatch.delenv("CALLQA_AGENT_VOICEPRINTS")
         get_settings.cache_clear()
-    with session_scope(url) as s:
-        rows = {Path(c.path).name: c for c in s.scalars(select(Call))}
-        stereo = {sp.role: sp for sp in rows[files[0].name].speakers}
-        assert stereo["agent"].voiceprint is not None and len(stereo["agent"].voiceprint) == 256
-        assert stereo["customer"].voiceprint is None  # a customer's voice is never kept
-        mono = {sp.role: sp for sp in rows[files[1].name].speakers}
-        assert "cluster 0 sounds like agent EN-A01's voiceprint (1 calls)" in mono["agent"].reason, mono["agent"].reason
-        assert "role confidence 0.99" in mono["agent"].reason  # the agent answers this inbound call, and sounds so
 
     off = f"sqlite:///{tmp_path / 'off.db'}"
     assert run_batch(build_jobs(files[:1], SAMPLES / "manifest.csv", get_settings()), off, workers=1)[0].status \

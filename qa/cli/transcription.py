@@ -254,9 +254,10 @@ def set_agent(
     speaker: Annotated[str, typer.Argument(help="The speaker who is the agent, e.g. 'cluster 1' or 'channel 0'.")],
     db: DbOption = None,
 ) -> None:
-    """Override which speaker is the agent (recorded as a reviewer override), then re-run detection."""
+    """Override which speaker is the agent (recorded as a reviewer override), then re-run detection. With agent
+    voiceprints on, the named voice becomes this call's contribution to the agent's voiceprint."""
     from qa.config import get_settings
-    from qa.ingest.analysis import reanalyze
+    from qa.ingest.analysis import enrol_reviewed_agent, reanalyze
     from qa.store import calls as store
     from qa.store.db import session_scope
 
@@ -271,8 +272,10 @@ def set_agent(
             err.print(f"[red]{exc}[/red]")
             raise typer.Exit(2) from None
         s.flush()
+        enrolled = enrol_reviewed_agent(s, call_id, get_settings())
         reanalyze(s, call_id, get_settings())
-    console.print(f"call {call_id}: {speaker} is now the agent; findings recomputed")
+    console.print(f"call {call_id}: {speaker} is now the agent; findings recomputed"
+                  + ("; their voice is kept for the agent's voiceprint" if enrolled else ""))
 
 
 @app.command()

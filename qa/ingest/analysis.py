@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from qa.config import Settings, get_settings
@@ -22,7 +23,7 @@ from qa.pipeline import analyze
 from qa.records import CallAnalysis, CallHistory, DecodedAudio
 from qa.store import calls as store
 from qa.store import reports, scorecards
-from qa.store.models import Call
+from qa.store.models import Call, SegmentRow
 from qa.store.reviews import Reconciled, active_findings
 
 log = logging.getLogger(__name__)
@@ -99,3 +100,34 @@ def reanalyze(session: Session, call_id: int, settings: Settings | None = None, 
                        audio=audio, detected=detected)
     store_analysis(session, call_id, analysis, settings)
     return analysis
+
+
+def enrol_reviewed_agent(session: Session, call_id: int, settings: Settings | None = None) -> bool:
+    """After a reviewer named the agent (`callqa set-agent`), keep that voice as the call's agent voiceprint
+    (`agent_voiceprints` on): the audio of the agent's lines, embedded. False when voiceprints are off, the call
+    has no agent id, the recording cannot be read, or the agent's lines hold too little speech."""
+    from sqlalchemy import select
+
+    from qa.audio import RATE, AudioError, decode
+    from qa.speakers.diarize import voiceprint
+
+    settings = settings or get_settings()
+    call = session.get(Call, call_id)
+    if not settings.agent_voiceprints or call is None or not call.agent_id:
+        return False
+    try:
+        audio = decode(call.path, settings)
+    except (AudioError, OSError) as exc:
+        log.warning("call %s: no voiceprint from the reviewed agent: %s", call_id, exc)
+        return False
+    mono = audio.mono()
+    pieces = []
+    for seg in session.scalars(select(SegmentRow).where(SegmentRow.call_id == call_id, SegmentRow.speaker == "agent")):
+        samples = audio.samples[seg.channel] if seg.channel is not None and seg.channel < len(audio.samples) else mono
+        pieces.append(samples[int(seg.start * RATE):int(seg.end * RATE)])
+    found = voiceprint(np.concatenate(pieces)) if pieces else None
+    agent = next((sp for sp in call.speakers if sp.role == "agent"), None)
+    if found is None or agent is None:
+        return False
+    agent.voiceprint = [round(float(v), 5) for v in found[0]]
+    return True

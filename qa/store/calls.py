@@ -199,6 +199,6 @@ def swap_roles(session: Session, call_id: int, agent_label: str) -> None:
         s.role = "agent" if s.label == agent_label else "customer"
         s.method, s.reason = "override", f"set by a reviewer: {agent_label} is the agent"
         s.confidence = 1.0
-        s.voiceprint = None  # it was the voice wrongly taken for the agent's
+        s.voiceprint = None  # the voice wrongly taken for the agent's (`enrol_reviewed_agent` embeds the named one)
     for seg in call.segments:
         seg.speaker = "customer" if seg.speaker == "agent" else "agent"
