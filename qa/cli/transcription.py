@@ -275,7 +275,7 @@ def set_agent(
         enrolled = enrol_reviewed_agent(s, call_id, get_settings())
         reanalyze(s, call_id, get_settings())
     console.print(f"call {call_id}: {speaker} is now the agent; findings recomputed"
-                  + ("; their voice is kept for the agent's voiceprint" if enrolled else ""))
+                  + ("; their voice is kept for the agent's voiceprint · 该声音已记入坐席声纹" if enrolled else ""))
 
 
 @app.command()
