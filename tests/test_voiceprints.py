@@ -142,6 +142,9 @@ def test_voiceprints_are_stored_averaged_over_other_calls_and_forgotten(db_url: 
         vp = agent_voiceprint(s, "A1")
         assert vp is not None and vp.calls == 1 and vp.embedding == pytest.approx(a)
 
+    listed = CliRunner().invoke(app, ["voiceprints", "--json", "--db", db_url])
+    assert listed.exit_code == 0 and json.loads(listed.output) == [{"agent": "A1", "calls": 1},
+                                                                   {"agent": "A2", "calls": 1}]
     result = CliRunner().invoke(app, ["forget-voiceprints", "--agent", "A1", "--json", "--db", db_url])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output) == {"agent": "A1", "calls": 1}

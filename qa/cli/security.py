@@ -175,6 +175,26 @@ def export_audio(
     typer.echo(f"wrote {'redacted ' if redacted else 'original '}audio of call {call_id} to {output}")
 
 
+@app.command("voiceprints")
+def voiceprints(
+    json_out: Annotated[bool, typer.Option("--json", help="Print the agents as JSON.")] = False,
+    db: DbOption = None,
+) -> None:
+    """Which agents have a stored voiceprint (声纹), and in how many calls (CALLQA_AGENT_VOICEPRINTS)."""
+    from qa.store.db import session_scope
+    from qa.store.reports import voiceprint_holders
+
+    with session_scope(open_db(db)) as session:
+        holders = voiceprint_holders(session)
+    if json_out:
+        typer.echo(json.dumps([{"agent": a, "calls": n} for a, n in holders]))
+    elif not holders:
+        typer.echo("no voiceprints stored · 未存储声纹")
+    else:
+        for agent, n in holders:
+            typer.echo(f"{agent}: {n} calls · {n} 通通话")
+
+
 @app.command("forget-voiceprints")
 def forget_voiceprints(
     agent: Annotated[str | None, typer.Option("--agent", help="Only this agent id's voiceprint (default: every "

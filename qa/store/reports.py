@@ -80,6 +80,17 @@ def agent_voiceprint(session: Session, agent_id: str, except_call: int | None = 
                            len(vectors))
 
 
+def voiceprint_holders(session: Session) -> list[tuple[str, int]]:
+    """(agent id, calls holding that agent's voice embedding), for every agent with one."""
+    from sqlalchemy import func
+
+    rows = session.execute(
+        select(Call.agent_id, func.count(Speaker.id)).join(Call, Call.id == Speaker.call_id)
+        .where(Speaker.voiceprint.is_not(None), Call.agent_id.is_not(None))
+        .group_by(Call.agent_id).order_by(Call.agent_id))
+    return [(str(agent), int(n)) for agent, n in rows]
+
+
 def forget_voiceprints(session: Session, agent_id: str | None = None) -> int:
     """Delete stored voice embeddings (one agent's, or every agent's); returns how many calls held one."""
     query = select(Speaker).where(Speaker.voiceprint.is_not(None))
