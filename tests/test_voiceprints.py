@@ -132,8 +132,9 @@ def test_voiceprints_are_stored_averaged_over_other_calls_and_forgotten(db_url: 
         assert vp is not None and vp.calls == 2
         assert vp.embedding == pytest.approx([2 ** -0.5, 2 ** -0.5, 0.0])
         # The call being analysed is left out of its own agent's voiceprint.
-        history = call_history(s, first, 10)
+        history = call_history(s, first, 10, voiceprint=True)
         assert history.agent_voiceprint is not None and history.agent_voiceprint.embedding == pytest.approx(b)
+        assert call_history(s, first, 10).agent_voiceprint is None  # re-analysis (no transcription) reads none
         assert agent_voiceprint(s, "A3") is None
         # A reviewer who says the other voice is the agent removes the print of the wrong voice.
         store.swap_roles(s, second, "cluster 1")

@@ -254,8 +254,9 @@ def voiceprint_trials(recordings: list[Mix]) -> list[dict[str, Any]]:
                 if enrolled is None or d.centroids is None:
                     continue
                 choice = voice_choice(d.centroids, AgentVoiceprint(speaker, [float(v) for v in enrolled[0]], 1))
-                cover = [sum(max(0.0, min(b, t.end) - max(a, t.start)) for t in d.turns if t.cluster == c
-                             for a, b, s in target.turns if s == speaker) for c in range(len(d.centroids))]
+                spoken = [(a, b) for a, b, s in target.turns if s == speaker]
+                cover = [_overlap([(t.start, t.end) for t in d.turns if t.cluster == c], spoken)
+                         for c in range(len(d.centroids))]
                 rows.append({"trial": f"{speaker}: {source.name} -> {target.name}", "enrolment_s": round(enrolled[1], 1),
                              "cosines": [round(float(v), 3) for v in d.centroids @ enrolled[0]],
                              "voices_found": d.voices, "picked": choice.agent_cluster if choice else None,
@@ -304,15 +305,16 @@ def evaluate_mix(mix: Mix, asr: Any | None = None) -> dict[str, Any]:
     return row
 
 
+def _overlap(xs: list[tuple[float, float]], ys: list[tuple[float, float]]) -> float:
+    """Seconds of overlap summed over every pair of intervals."""
+    return sum(max(0.0, min(b, y) - max(a, x)) for a, b in xs for x, y in ys)
+
+
 def _agent_identified(mix: Mix, tr: Any) -> bool:
     """Whether the transcript's agent lines cover more of the reference agent's speech than of the customer's."""
-    agent_time = sum(max(0.0, min(b, s.end) - max(a, s.start))
-                     for a, b, spk in mix.turns if spk == mix.agent
-                     for s in tr.segments if s.speaker == "agent")
-    other_time = sum(max(0.0, min(b, s.end) - max(a, s.start))
-                     for a, b, spk in mix.turns if spk != mix.agent
-                     for s in tr.segments if s.speaker == "agent")
-    return agent_time > other_time
+    agent_lines = [(s.start, s.end) for s in tr.segments if s.speaker == "agent"]
+    return (_overlap([(a, b) for a, b, spk in mix.turns if spk == mix.agent], agent_lines)
+            > _overlap([(a, b) for a, b, spk in mix.turns if spk != mix.agent], agent_lines))
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:

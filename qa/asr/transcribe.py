@@ -65,13 +65,13 @@ def transcribe_stereo(audio: DecodedAudio, meta: CallMeta, asr: Transcriber, kee
 def _with_agent_voiceprint(speakers: list[SpeakerAssignment], streams: list[ChannelStream]
                            ) -> list[SpeakerAssignment]:
     """A stereo call's agent channel embedded as the agent's voice in this call (channels are certain)."""
-    from qa.speakers.diarize import voiceprint
+    from qa.speakers.diarize import stored_embedding, voiceprint
 
     agent = next((s for s in streams if s.role == "agent"), None)
     found = voiceprint(agent.samples) if agent is not None and not is_silent(agent.samples) else None
     if found is None:
         return speakers
-    vector = [round(float(v), 5) for v in found[0]]
+    vector = stored_embedding(found[0])
     return [replace(sp, voiceprint=vector) if sp.role == "agent" else sp for sp in speakers]
 
 
@@ -134,7 +134,7 @@ def transcribe_mono(samples: np.ndarray, duration: float, asr: Transcriber,
     `keep_voiceprint`: put the agent voice's embedding on the agent's SpeakerAssignment when the attribution is
     sure."""
     from qa.speakers.attribution import mono_attribution
-    from qa.speakers.diarize import diarize
+    from qa.speakers.diarize import diarize, stored_embedding
     from qa.speakers.roles import combine, identify_agent, voice_choice
 
     if is_silent(samples):
@@ -174,7 +174,7 @@ def transcribe_mono(samples: np.ndarray, duration: float, asr: Transcriber,
     speakers = [
         SpeakerAssignment(role=role_for_cluster(c, choice.agent_cluster), label=f"cluster {c}",
                           method="diarization", confidence=sure.confidence, reason=sure.reason,
-                          voiceprint=[round(float(v), 5) for v in diarization.centroids[c]]  # type: ignore[index]
+                          voiceprint=stored_embedding(diarization.centroids[c])  # type: ignore[index]
                           if keep and c == choice.agent_cluster else None)
         for c in clusters
     ]

@@ -23,7 +23,7 @@ from qa.pipeline import analyze
 from qa.records import CallAnalysis, CallHistory, DecodedAudio
 from qa.store import calls as store
 from qa.store import reports, scorecards
-from qa.store.models import Call, SegmentRow
+from qa.store.models import Call
 from qa.store.reviews import Reconciled, active_findings
 
 log = logging.getLogger(__name__)
@@ -41,11 +41,12 @@ def site_zone(settings: Settings) -> ZoneInfo:
         return ZoneInfo("UTC")
 
 
-def read_history(session: Session, call_id: int) -> CallHistory:
-    """The account's other calls and the agent's voice baseline, as the analysis of `call_id` needs them."""
+def read_history(session: Session, call_id: int, voiceprint: bool = False) -> CallHistory:
+    """The account's other calls and the agent's voice baseline, as the analysis of `call_id` needs them;
+    `voiceprint`: also the agent's voiceprint (a recording about to be transcribed, voiceprints on)."""
     from qa.assess.acoustics import load_config
 
-    return reports.call_history(session, call_id, int(load_config()["baseline"]["max_calls"]))
+    return reports.call_history(session, call_id, int(load_config()["baseline"]["max_calls"]), voiceprint)
 
 
 def update_agent_day(session: Session, agent_id: str, day: date, settings: Settings,
@@ -106,10 +107,8 @@ def enrol_reviewed_agent(session: Session, call_id: int, settings: Settings | No
     """After a reviewer named the agent (`callqa set-agent`), keep that voice as the call's agent voiceprint
     (`agent_voiceprints` on): the audio of the agent's lines, embedded. False when voiceprints are off, the call
     has no agent id, the recording cannot be read, or the agent's lines hold too little speech."""
-    from sqlalchemy import select
-
     from qa.audio import RATE, AudioError, decode
-    from qa.speakers.diarize import voiceprint
+    from qa.speakers.diarize import stored_embedding, voiceprint
 
     settings = settings or get_settings()
     call = session.get(Call, call_id)
@@ -122,12 +121,12 @@ def enrol_reviewed_agent(session: Session, call_id: int, settings: Settings | No
         return False
     mono = audio.mono()
     pieces = []
-    for seg in session.scalars(select(SegmentRow).where(SegmentRow.call_id == call_id, SegmentRow.speaker == "agent")):
+    for seg in (s for s in call.segments if s.speaker == "agent"):
         samples = audio.samples[seg.channel] if seg.channel is not None and seg.channel < len(audio.samples) else mono
         pieces.append(samples[int(seg.start * RATE):int(seg.end * RATE)])
     found = voiceprint(np.concatenate(pieces)) if pieces else None
     agent = next((sp for sp in call.speakers if sp.role == "agent"), None)
     if found is None or agent is None:
         return False
-    agent.voiceprint = [round(float(v), 5) for v in found[0]]
+    agent.voiceprint = stored_embedding(found[0])
     return True

@@ -97,7 +97,7 @@ def process_file(job: FileJob, db_url: str, force: bool, settings: Settings) -> 
             raise AudioError(f"bad metadata ({job.meta_error})")
         audio = decode(job.path, settings, sha256=sha)
         with session_scope(db_url) as s:  # the call's metadata as stored (manifest merged with earlier runs)
-            meta, history = store.load_meta(s, call_id), read_history(s, call_id)
+            meta, history = store.load_meta(s, call_id), read_history(s, call_id, settings.agent_voiceprints)
         # The slow part (speakers, ASR, detection, assessment) runs outside any transaction.
         analysis = analyze(audio, meta, history, settings, call_id=call_id)
         # Everything about the call is stored in one transaction: all of it, or none of it.

@@ -138,6 +138,11 @@ def _unit(rows: np.ndarray) -> np.ndarray:
     return (rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)).astype(np.float32)
 
 
+def stored_embedding(vector: np.ndarray) -> list[float]:
+    """An embedding as it is kept on a speaker row (JSON): plain floats, 5 decimals."""
+    return [round(float(v), 5) for v in vector]
+
+
 def voiceprint(samples: np.ndarray, rate: int = RATE) -> tuple[np.ndarray, float] | None:
     """The unit mean GE2E embedding of one speaker's speech (a stereo call's agent channel, an enrolment clip)
     and the seconds of speech it rests on; None when there are fewer than 4 windows of speech."""

@@ -104,7 +104,7 @@ class Speaker(Base):
     confidence: Mapped[float] = mapped_column(Float, default=1.0)
     reason: Mapped[str | None] = mapped_column(Text)
     # The agent's voice embedding in this call (`agent_voiceprints` on; biometric: removed with the call, and by
-    # `callqa voiceprints --forget`). Only ever on the agent's row.
+    # `callqa forget-voiceprints`). Only ever on the agent's row.
     voiceprint: Mapped[list[float] | None] = mapped_column(JSON(none_as_null=True))
 
     call: Mapped[Call] = relationship(back_populates="speakers")

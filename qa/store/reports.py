@@ -102,16 +102,17 @@ def forget_voiceprints(session: Session, agent_id: str | None = None) -> int:
     return len(rows)
 
 
-def call_history(session: Session, call_id: int, baseline_calls: int) -> CallHistory:
-    """What the analysis of stored call `call_id` needs from earlier work: the account's other calls and the
-    agent's voice turns in up to `baseline_calls` earlier calls."""
+def call_history(session: Session, call_id: int, baseline_calls: int, voiceprint: bool = False) -> CallHistory:
+    """What the analysis of stored call `call_id` needs from earlier work: the account's other calls, the
+    agent's voice turns in up to `baseline_calls` earlier calls and, with `voiceprint`, the agent's voiceprint
+    (only a recording being transcribed uses it)."""
     call = session.get(Call, call_id)
     if call is None:
         raise KeyError(call_id)
     return CallHistory(
         account_calls=account_history(session, call.account_id, call.id),
         agent_voice=agent_baseline_turns(session, call.agent_id, call, baseline_calls) if call.agent_id else [],
-        agent_voiceprint=agent_voiceprint(session, call.agent_id, call.id) if call.agent_id else None)
+        agent_voiceprint=agent_voiceprint(session, call.agent_id, call.id) if voiceprint and call.agent_id else None)
 
 
 def agent_calls_between(session: Session, agent_id: str, start: datetime, end: datetime,
