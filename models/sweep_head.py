@@ -18,7 +18,7 @@ from sklearn.metrics import average_precision_score
 
 from qa.config import get_settings
 from qa.detect.classifier import train as T
-from qa.detect.classifier.model import BUNDLED_HEAD_DIR, hidden_layer
+from qa.detect.classifier.model import BUNDLED_HEAD_DIR, design, hidden_layer
 from qa.detect.metrics import matrix_metrics
 from qa.records import LABELS
 
@@ -44,9 +44,9 @@ def main() -> None:
     public = T.public_training_rows(files, 13)
     splits = T.read_corpus(T.DEFAULT_CORPUS)
     cache = T.FeatureCache(settings, settings.models_dir / "embeddings", BUNDLED_HEAD_DIR / "adapter.npz")
-    train = [(r, T.design(cache.features(r), r.speakers)) for r in [*public, splits["train"]]]
+    train = [(r, design(cache.features(r), r.speakers)) for r in [*public, splits["train"]]]
     dev = splits["dev"]
-    x_dev = T.design(cache.features(dev), dev.speakers)
+    x_dev = design(cache.features(dev), dev.speakers)
     W, b, _, _ = T.fit_heads(train, T.DEFAULT_C, 13)
     print(json.dumps({"head": "logistic", **dev_figures(T.logits(W, b, x_dev), dev)}), flush=True)
     for hidden in args.hidden:

@@ -65,6 +65,11 @@ def speaker_features(speakers: list[str]) -> np.ndarray:
     return np.array([[float(s == name) for name in SPEAKERS] for s in speakers], dtype=np.float32)
 
 
+def design(x: np.ndarray, speakers: list[str]) -> np.ndarray:
+    """The head's input: encoder features, then the speaker one-hot."""
+    return np.hstack([x, speaker_features(speakers)])
+
+
 def hidden_layer(x: np.ndarray, weights: np.ndarray | None, bias: np.ndarray | None) -> np.ndarray:
     """The head's hidden layer, GELU (the exact, erf form torch uses); the identity for a linear head."""
     if weights is None:
@@ -137,8 +142,7 @@ class TextClassifier:
     def features(self, texts: list[str], speakers: list[str] | None = None) -> np.ndarray:
         """What the output layer reads: encoder features and speaker, through the hidden layer if there is one."""
         x = self.encoder.embed(list(texts), batch_size=self.batch_size, layers=self.layers)
-        x = np.hstack([x, speaker_features(speakers or [""] * len(texts))])
-        return hidden_layer(x, self.hidden_weights, self.hidden_bias)
+        return hidden_layer(design(x, speakers or [""] * len(texts)), self.hidden_weights, self.hidden_bias)
 
     def decide(self, probabilities: np.ndarray) -> list[list[str]]:
         """Labels at or above their thresholds, per row."""

@@ -39,7 +39,7 @@ import numpy as np
 from qa.audio import file_sha256
 from qa.config import get_settings
 from qa.data import DATA_DIR
-from qa.detect.classifier.model import SPEAKERS, hidden_layer, speaker_features
+from qa.detect.classifier.model import SPEAKERS, design, hidden_layer
 from qa.detect.metrics import binary_metrics, matrix_metrics
 from qa.records import LABELS
 
@@ -228,10 +228,6 @@ class FeatureCache:
         log.info("embedded %s: %d texts in %.0f s", rows.source, len(rows), time.perf_counter() - start)
         np.save(path, x.astype(np.float16))
         return x
-
-
-def design(x: np.ndarray, speakers: list[str]) -> np.ndarray:
-    return np.hstack([x, speaker_features(speakers)])
 
 
 # --------------------------------------------------------------------------- fitting
