@@ -5,6 +5,10 @@ setting as `callqa train` does (`fit_heads` / `fit_mlp_head`), calibrates and th
 macro-F1, mean average precision and dev hard negatives labelled. The test split is not read.
 
     PYTHONPATH=$PWD .venv/bin/python models/sweep_head.py [--hidden 64 256] [--epochs 30 40 60 80] [--seeds 1 2 3]
+    PYTHONPATH=$PWD .venv/bin/python models/sweep_head.py --members 1 3 5 10 15 30 [--nets 30]
+
+`--members` compares how many nets the head averages: `--nets` single nets of the shipped size (seeds 1..nets)
+are fitted once, then averaged in disjoint groups of each size; it prints each group's dev figures and their mean.
 """
 
 from __future__ import annotations
@@ -33,11 +37,27 @@ def dev_figures(z_dev: np.ndarray, dev: T.Rows) -> dict[str, float]:
             "dev_hard_negatives_labelled": T._flag_rate(p, t, dev)["flagged"]}
 
 
+def compare_members(train: list, x_dev: np.ndarray, dev: T.Rows, sizes: list[int], nets: int) -> None:
+    """Dev figures of heads that average `m` nets (of `T.MLP_HIDDEN` units, `T.MLP_EPOCHS` epochs), for each m
+    in `sizes`: disjoint groups of m among `nets` single nets seeded 1..nets."""
+    z = []
+    for seed in range(1, nets + 1):
+        W1, b1, W, b = T.fit_mlp_head(train, seed, T.MLP_HIDDEN, T.MLP_EPOCHS, members=1)
+        z.append(T.logits(W, b, hidden_layer(x_dev, W1, b1)))
+    for m in sizes:
+        groups = [dev_figures(np.mean(z[g:g + m], axis=0), dev) for g in range(0, nets - m + 1, m)]
+        print(json.dumps({"nets_averaged": m, "groups": len(groups),
+                          "mean": {k: round(float(np.mean([f[k] for f in groups])), 4) for k in groups[0]},
+                          "per_group": groups}), flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--hidden", type=int, nargs="+", default=[64])
     ap.add_argument("--epochs", type=int, nargs="+", default=[30, 40, 60, 80])
     ap.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    ap.add_argument("--members", type=int, nargs="+", help="compare heads averaging this many nets instead")
+    ap.add_argument("--nets", type=int, default=30, help="single nets fitted for --members")
     args = ap.parse_args()
     settings = get_settings()
     files = T.public_files(settings.shared_data_dir)
@@ -47,6 +67,9 @@ def main() -> None:
     train = [(r, design(cache.features(r), r.speakers)) for r in [*public, splits["train"]]]
     dev = splits["dev"]
     x_dev = design(cache.features(dev), dev.speakers)
+    if args.members:
+        compare_members(train, x_dev, dev, args.members, args.nets)
+        return
     W, b, _, _ = T.fit_heads(train, T.DEFAULT_C, 13)
     print(json.dumps({"head": "logistic", **dev_figures(T.logits(W, b, x_dev), dev)}), flush=True)
     for hidden in args.hidden:
