@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -77,3 +79,27 @@ def test_sentencepiece_tokens_match_the_tokenizer_json_they_were_built_from() ->
     assert got[: len(VERIFY_SENTENCES) + len(TEXTS) - 1] == expected[: len(VERIFY_SENTENCES) + len(TEXTS) - 1]
     same = sum(a == b for a, b in zip(got, expected))
     assert same >= 0.999 * len(texts), f"{len(texts) - same} of {len(texts)} lines tokenised differently"
+
+
+def test_prune_removes_only_the_finished_exports_the_head_does_not_load(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """`callqa models --prune`: earlier heads' exports of the same encoder go; the one in use, a build in
+    progress, a half-written folder and another encoder's export stay."""
+    from qa.detect.classifier import encoder as enc
+    from qa.detect.classifier import onnx_encoder as ox
+
+    def export(name: str, complete: bool = True) -> Path:
+        folder = tmp_path / name
+        folder.mkdir()
+        files = (enc.BUILD_INFO_FILE, enc.CHECKSUM_FILE, ox.ONNX_FILE, ox.EMBEDDINGS_FILE, ox.SPM_FILE)
+        for f in files if complete else files[:2]:
+            (folder / f).write_text('{"layers": [6, 9, 12]}' if f == enc.BUILD_INFO_FILE else "x" * 1000)
+        return folder
+
+    keep = export("multilingual-e5-small-onnx-l6-9-12-ab7bd231b17c2")
+    old = [export("multilingual-e5-small-onnx-l6-9-12"), export("multilingual-e5-small-onnx-l6-9-12-a0123456789ab")]
+    stays = [export("multilingual-e5-small-onnx-l6-9-12-afedcba987654", complete=False),
+             export(".multilingual-e5-small-onnx-l6-9-12-abuilding-x1y2"), export("other-encoder-onnx-l6-9-12")]
+    removed = ox.prune_exports(keep)
+    assert sorted(p for p, _ in removed) == sorted(old)
+    assert all(n >= 4000 for _, n in removed)
+    assert keep.is_dir() and all(p.is_dir() for p in stays) and not any(p.exists() for p in old)

@@ -280,6 +280,8 @@ def set_agent(
 
 @app.command()
 def models(
+    prune: Annotated[bool, typer.Option("--prune", help="Also delete the classifier's ONNX encoder exports that "
+                     "the head in use does not load (left by earlier heads; ~470 MB each).")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="JSON output.")] = False,
 ) -> None:
     """Build (if needed) and describe the offline models in use, with the folders they load from."""
@@ -287,6 +289,7 @@ def models(
     from qa.audio import file_sha256
     from qa.detect.classifier.encoder import EncoderUnavailable, describe_encoder
     from qa.detect.classifier.model import ClassifierUnavailable, describe_classifier
+    from qa.detect.classifier.onnx_encoder import prune_exports
     from qa.speakers.voice_encoder import VoiceEncoderUnavailable, describe_voice_encoder
 
     try:
@@ -300,8 +303,10 @@ def models(
     except (ModelMissingError, EncoderUnavailable, ClassifierUnavailable, VoiceEncoderUnavailable) as exc:
         err.print(f"[red]{exc}[/red]")
         raise typer.Exit(1) from None
+    pruned = prune_exports(Path(head["runtime_encoder"])) if prune else []
     if as_json:
-        typer.echo(json.dumps(data, ensure_ascii=False, indent=2))
+        extra = {"pruned": [{"path": str(p), "bytes": n} for p, n in pruned]} if prune else {}
+        typer.echo(json.dumps({**data, **extra}, ensure_ascii=False, indent=2))
         return
     table = Table(title="models")
     for col in ("role", "name", "path", "sha256"):
@@ -309,6 +314,10 @@ def models(
     for role, spec in data.items():
         table.add_row(role, spec["name"], spec["path"], spec["sha256"][:16] + "…")
     console.print(table)
+    if prune:
+        freed = sum(n for _, n in pruned) / 1e6
+        console.print(f"removed {len(pruned)} unused ONNX export(s), {freed:.0f} MB · 已删除 {len(pruned)} 个未使用的 "
+                      f"ONNX 导出，释放 {freed:.0f} MB" + "".join(f"\n  {p}" for p, _ in pruned))
 
 
 @app.command("eval-asr")

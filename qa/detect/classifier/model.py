@@ -182,7 +182,8 @@ def _load(folder: Path, encoder_folder: Path, settings: Settings, runtime: str =
         encoder = SentenceEncoder(encoder_folder, max_length=max_length, threads=_threads(), device="cuda",
                                   adapter=adapter)
     elif runtime == "onnx":
-        onnx_dir = ensure_onnx_encoder(layers, settings, max_length=max_length, adapter=adapter)
+        onnx_dir = ensure_onnx_encoder(layers, settings, max_length=max_length, adapter=adapter,
+                                       adapter_sha=meta["adapter"]["sha256"] if adapter else "")
         encoder = OnnxSentenceEncoder(onnx_dir, layers, max_length=max_length, threads=_threads())
     elif runtime == "torch":
         encoder = SentenceEncoder(encoder_folder, max_length=max_length, threads=_threads(), adapter=adapter)
@@ -234,8 +235,10 @@ def describe_classifier(settings: Settings | None = None) -> dict[str, Any]:
     folder = classifier_dir(settings)
     meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
     enc = meta["encoder"]
+    adapter = head_adapter(folder, meta)  # checked against the sha256 in the metadata
     runtime = ensure_onnx_encoder(tuple(int(v) for v in enc["layers"]), settings, max_length=int(enc["max_length"]),
-                                  adapter=head_adapter(folder, meta))
+                                  adapter=adapter,
+                                  adapter_sha=meta["adapter"]["sha256"] if adapter else "")
     return {
         "runtime_encoder": str(runtime),
         "name": meta["name"],

@@ -181,6 +181,22 @@ def build_onnx_encoder(source: Path | str, dest: Path, layers: tuple[int, ...], 
     return dest
 
 
+def prune_exports(keep: Path) -> list[tuple[Path, int]]:
+    """Remove the other ONNX exports of `keep`'s encoder beside it (other layer lists or adapters: what earlier
+    heads needed, ~470 MB each) and return them with their sizes in bytes. Only finished exports are touched (a
+    build in progress lives in a hidden temporary folder). A process still running on a removed export keeps its
+    open files; a head that needs one again rebuilds it on load."""
+    prefix = keep.name.split("-onnx-")[0] + "-onnx-"
+    out = []
+    for folder in sorted(keep.parent.glob(prefix + "l*")):
+        if folder.resolve() == keep.resolve() or not folder.is_dir() or not _build_info(folder):
+            continue
+        size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+        shutil.rmtree(folder)
+        out.append((folder, size))
+    return out
+
+
 def _build_info(folder: Path) -> dict[str, Any]:
     path = folder / BUILD_INFO_FILE
     if not all((folder / f).is_file() for f in (BUILD_INFO_FILE, CHECKSUM_FILE, ONNX_FILE, EMBEDDINGS_FILE, SPM_FILE)):
@@ -200,13 +216,14 @@ def _fresh(folder: Path, source_sha: str, layers: tuple[int, ...], max_length: i
 
 
 def ensure_onnx_encoder(layers: tuple[int, ...], settings: Settings | None = None, max_length: int = 128,
-                        adapter: Path | None = None) -> Path:
+                        adapter: Path | None = None, adapter_sha: str | None = None) -> Path:
     """The ONNX export of the current encoder (with a head's adapter merged, if it has one) for `layers`,
-    built (minutes of CPU, once) if missing or stale."""
+    built (minutes of CPU, once) if missing or stale. `adapter_sha`: the adapter's sha256 when the caller has
+    already checked it (`model.head_adapter`), so the file is not hashed twice."""
     settings = settings or get_settings()
     source = ensure_encoder(settings)
     source_sha = describe_encoder(settings)["sha256"] or str(source)
-    adapter_sha = _adapter_sha(adapter)  # hashed once per load
+    adapter_sha = _adapter_sha(adapter) if adapter_sha is None else adapter_sha
     folder = onnx_folder(settings, layers, adapter_sha)
     if _fresh(folder, source_sha, layers, max_length, adapter_sha):
         return folder
