@@ -186,7 +186,8 @@ def syllable_nuclei_rate(y: np.ndarray, rate: int, cfg: Mapping[str, Any] | None
 
 
 def segment_samples(audio: DecodedAudio, seg: Segment) -> np.ndarray:
-    """The samples of a segment: its own channel on stereo calls, the mix on mono."""
+    """The samples of a segment: its own channel on stereo calls, the mix on mono. Only `start`, `end` and
+    `channel` are read, so a stored segment row serves as well (`qa.ingest.analysis.enrol_reviewed_agent`)."""
     a, b = int(max(0.0, seg.start) * audio.rate), int(max(0.0, seg.end) * audio.rate)
     if audio.samples.shape[0] > 1 and seg.channel is not None and seg.channel < audio.samples.shape[0]:
         return audio.samples[seg.channel, a:b]

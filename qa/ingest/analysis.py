@@ -107,7 +107,8 @@ def enrol_reviewed_agent(session: Session, call_id: int, settings: Settings | No
     """After a reviewer named the agent (`callqa set-agent`), keep that voice as the call's agent voiceprint
     (`agent_voiceprints` on): the audio of the agent's lines, embedded. False when voiceprints are off, the call
     has no agent id, the recording cannot be read, or the agent's lines hold too little speech."""
-    from qa.audio import RATE, AudioError, decode
+    from qa.assess.acoustics import segment_samples
+    from qa.audio import AudioError, decode
     from qa.speakers.diarize import stored_embedding, voiceprint
 
     settings = settings or get_settings()
@@ -119,11 +120,7 @@ def enrol_reviewed_agent(session: Session, call_id: int, settings: Settings | No
     except (AudioError, OSError) as exc:
         log.warning("call %s: no voiceprint from the reviewed agent: %s", call_id, exc)
         return False
-    mono = audio.mono()
-    pieces = []
-    for seg in (s for s in call.segments if s.speaker == "agent"):
-        samples = audio.samples[seg.channel] if seg.channel is not None and seg.channel < len(audio.samples) else mono
-        pieces.append(samples[int(seg.start * RATE):int(seg.end * RATE)])
+    pieces = [segment_samples(audio, seg) for seg in call.segments if seg.speaker == "agent"]
     found = voiceprint(np.concatenate(pieces)) if pieces else None
     agent = next((sp for sp in call.speakers if sp.role == "agent"), None)
     if found is None or agent is None:
