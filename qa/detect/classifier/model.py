@@ -98,6 +98,16 @@ def head_adapter(folder: Path, meta: dict[str, Any]) -> Path | None:
     return path
 
 
+def _onnx_export(meta: dict[str, Any], adapter: Path | None, settings: Settings) -> Path:
+    """The head's ONNX encoder folder (built if missing); `adapter` comes from `head_adapter`, which has checked it
+    against the sha256 in `meta`, so the file is not hashed again."""
+    from qa.detect.classifier.onnx_encoder import ensure_onnx_encoder
+
+    enc = meta["encoder"]
+    return ensure_onnx_encoder(tuple(int(v) for v in enc["layers"]), settings, max_length=int(enc["max_length"]),
+                               adapter=adapter, adapter_sha=meta["adapter"]["sha256"] if adapter else "")
+
+
 def _threads() -> int:
     try:
         cores = len(os.sched_getaffinity(0))
@@ -156,10 +166,7 @@ RUNTIMES = ("onnx", "torch")
 
 def _load(folder: Path, encoder_folder: Path, settings: Settings, runtime: str = "onnx") -> TextClassifier:
     from qa.detect.classifier.encoder import SentenceEncoder, describe_encoder
-    from qa.detect.classifier.onnx_encoder import (
-        OnnxSentenceEncoder,
-        ensure_onnx_encoder,
-    )
+    from qa.detect.classifier.onnx_encoder import OnnxSentenceEncoder
 
     meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
     if tuple(meta["labels"]) != LABELS:
@@ -182,9 +189,8 @@ def _load(folder: Path, encoder_folder: Path, settings: Settings, runtime: str =
         encoder = SentenceEncoder(encoder_folder, max_length=max_length, threads=_threads(), device="cuda",
                                   adapter=adapter)
     elif runtime == "onnx":
-        onnx_dir = ensure_onnx_encoder(layers, settings, max_length=max_length, adapter=adapter,
-                                       adapter_sha=meta["adapter"]["sha256"] if adapter else "")
-        encoder = OnnxSentenceEncoder(onnx_dir, layers, max_length=max_length, threads=_threads())
+        encoder = OnnxSentenceEncoder(_onnx_export(meta, adapter, settings), layers, max_length=max_length,
+                                      threads=_threads())
     elif runtime == "torch":
         encoder = SentenceEncoder(encoder_folder, max_length=max_length, threads=_threads(), adapter=adapter)
     else:
@@ -229,18 +235,11 @@ def load_classifier(settings: Settings | None = None, runtime: str = "onnx") -> 
 def describe_classifier(settings: Settings | None = None) -> dict[str, Any]:
     """Name, version, folder, thresholds and headline metrics of the head, for `callqa models`; builds the
     head's ONNX encoder (`runtime_encoder`) if it is missing, so that setup, not the first call, pays for it."""
-    from qa.detect.classifier.onnx_encoder import ensure_onnx_encoder
-
     settings = settings or get_settings()
     folder = classifier_dir(settings)
     meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
-    enc = meta["encoder"]
-    adapter = head_adapter(folder, meta)  # checked against the sha256 in the metadata
-    runtime = ensure_onnx_encoder(tuple(int(v) for v in enc["layers"]), settings, max_length=int(enc["max_length"]),
-                                  adapter=adapter,
-                                  adapter_sha=meta["adapter"]["sha256"] if adapter else "")
     return {
-        "runtime_encoder": str(runtime),
+        "runtime_encoder": str(_onnx_export(meta, head_adapter(folder, meta), settings)),
         "name": meta["name"],
         "version": meta["version"],
         "path": str(folder),
