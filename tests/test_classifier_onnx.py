@@ -51,6 +51,22 @@ def test_onnx_scores_do_not_depend_on_batch_neighbours(both) -> None:  # type: i
 
 
 @pytest.mark.slow
+def test_batches_run_side_by_side_give_the_scores_of_one_batch_at_a_time(both) -> None:  # type: ignore[no-untyped-def]
+    """One single-threaded batch per core at a time (the default) against the way before (1,024-token batches, one
+    at a time on all cores): the same features; and a few lines are still cut into one batch per core."""
+    from qa.detect.classifier.onnx_encoder import OnnxSentenceEncoder
+
+    _, onnx_clf = both
+    enc = onnx_clf.encoder
+    before = OnnxSentenceEncoder(Path(enc.source), enc.layers, enc.max_length, threads=max(2, enc.workers),
+                                 parallel_batches=False, batch_tokens=1024)
+    texts = [f"{t} ({i})" for i in range(12) for t in TEXTS]
+    assert float(np.abs(enc.embed(texts) - before.embed(texts)).max()) < 1e-5
+    assert len(list(enc.batches(TEXTS[:3]))) >= min(3, enc.workers)
+    assert len(list(before.batches(TEXTS[:3]))) == 1
+
+
+@pytest.mark.slow
 def test_onnx_encoder_refuses_layers_it_was_not_exported_for(both) -> None:  # type: ignore[no-untyped-def]
     _, onnx_clf = both
     with pytest.raises(ValueError, match="exported for layers"):

@@ -9,7 +9,7 @@ that is memory-mapped and indexed per batch, so a process holds only the rows of
 instead of the whole table (and ONNX Runtime's optimised copy of it). The build checks the export against
 torch (cosine >= 0.9999 on fixed sentences) and records the source encoder's sha256 and the format
 version; a changed encoder, layer list or format rebuilds it. The graph stays float32: dynamic int8
-quantisation changed decisions (see models/MODEL_CARD.md).
+quantisation changed decisions, and heads fitted on static int8 features lost accuracy (models/MODEL_CARD.md).
 
 Tokens come from SentencePiece, with a model written at build time from the same vocabulary, scores and
 normalisation table as `tokenizer.json`: the `tokenizers` Unigram model held ~280 MB of memory for this
@@ -18,7 +18,10 @@ and Davidson lines the two gave different ids on 37, each a tie between equal-sc
 punctuation ("....", "～～～"); tests/test_classifier_onnx.py checks the agreement on the corpus.
 
 `OnnxSentenceEncoder` needs neither torch nor transformers at run time; texts are sorted by token
-count so each batch pads little.
+count so each batch pads little. Batches run side by side, one single-threaded run per core on one session, rather
+than one batch at a time split across the cores (the small matrices of one batch leave two threads waiting on each
+other), with pre-packed weights and 512-token batches: on 2 cores, 579 corpus and COLD lines ran 1.3x faster
+(199-204 against 155 lines/s), the same labels, |dp| < 1.4e-6 (`benchmarks/classify.py --compare-workers`).
 """
 
 from __future__ import annotations
@@ -29,8 +32,10 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import numpy as np
 
@@ -52,10 +57,10 @@ from qa.detect.classifier.encoder import (
 log = logging.getLogger(__name__)
 
 ONNX_FILE = "encoder.onnx"
-# Padded tokens per batch: short lines still go 64 at a time, 128-token turns 8 at a time. ONNX Runtime's arena
-# keeps the largest batch's activations: 64 x 128 tokens held ~330 MB and took 15-30% more CPU than 1,024-token
-# batches (~150 MB).
-BATCH_TOKENS = 1024
+# Padded tokens per batch: short lines still go 32 at a time, 128-token turns 4 at a time. 64 x 128 tokens held
+# ~330 MB and took 15-30% more CPU than 1,024-token batches (~150 MB); 512-token batches, one per core at a time,
+# were faster again (see the module docstring).
+BATCH_TOKENS = 512
 EMBEDDINGS_FILE = "word_embeddings.npy"
 FORMAT_VERSION = 2  # 2: word embeddings outside the graph; older builds are rebuilt
 TOKENIZER_FILE = "tokenizer.json"
@@ -237,7 +242,8 @@ class OnnxSentenceEncoder:
 
     device = "cpu"  # CUDA machines run the torch encoder in float16 instead (qa.detect.classifier.model)
 
-    def __init__(self, folder: Path, layers: tuple[int, ...], max_length: int = 128, threads: int | None = None) -> None:
+    def __init__(self, folder: Path, layers: tuple[int, ...], max_length: int = 128, threads: int | None = None,
+                 parallel_batches: bool = True, batch_tokens: int = BATCH_TOKENS) -> None:
         import onnxruntime as ort
         import sentencepiece
 
@@ -249,14 +255,21 @@ class OnnxSentenceEncoder:
                                                  self.tokenizer.eos_id())
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # `threads` with `parallel_batches`: each batch single-threaded, `threads` batches at a time (ONNX Runtime's
+        # Run is thread-safe). Otherwise one batch at a time on `threads` (or ONNX Runtime's default) threads: the
+        # build's check, and the way before, which benchmarks/classify.py --compare-workers measures against.
+        self.workers = max(1, threads or 1) if parallel_batches else 1
+        self.batch_tokens = batch_tokens
         if threads:
-            options.intra_op_num_threads = threads
+            options.intra_op_num_threads = 1 if parallel_batches else threads
             options.inter_op_num_threads = 1
         # No busy-waiting between runs: on a shared CPU spinning threads take cores from everything else.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # Pre-packed MatMul weights are a second copy of the graph's weights: 42 MB less without, the same CPU
-        # time within noise and the same outputs (|dp| < 2e-6) on 1,100 corpus lines.
-        options.add_session_config_entry("session.disable_prepacking", "1")
+        # Pre-packed MatMul weights are a second copy of the graph's weights (~30-40 MB). With one batch at a time
+        # on all cores they saved nothing; with single-threaded batches side by side they run 579 corpus and COLD
+        # lines ~10% faster (206-209 against 188-190 lines/s, features within 2e-7), so they stay on then.
+        if not parallel_batches:
+            options.add_session_config_entry("session.disable_prepacking", "1")
         # No memory arena: it kept the largest batch's activations for the life of the process. Without it a
         # worker held ~80 MB less after each of the 13 sample calls, at the same CPU time.
         options.enable_cpu_mem_arena = False
@@ -276,20 +289,41 @@ class OnnxSentenceEncoder:
         if layers is not None and tuple(layers) != self.layers:
             raise ValueError(f"this ONNX encoder was exported for layers {self.layers}, not {tuple(layers)}")
         out = np.zeros((len(texts), self.dim * len(self.layers)), dtype=np.float32)
+
+        def run(batch: tuple[np.ndarray, dict[str, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+            return batch[0], self.session.run(None, batch[1])[0]
+
+        def keep(idx: np.ndarray, embedded: np.ndarray) -> None:
+            out[idx] = embedded
+            if progress is not None:
+                progress(len(idx))
+
+        with ThreadPoolExecutor(self.workers) as pool:
+            pending: deque[Future[tuple[np.ndarray, np.ndarray]]] = deque()
+            for batch in self.batches(texts, batch_size, prefix):  # at most two batches per worker in memory
+                pending.append(pool.submit(run, batch))
+                if len(pending) >= 2 * self.workers:
+                    keep(*pending.popleft().result())
+            while pending:
+                keep(*pending.popleft().result())
+        return out
+
+    def batches(self, texts: list[str], batch_size: int = 64,
+                prefix: str = QUERY_PREFIX) -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+        """(row indices, graph inputs) per batch of texts with similar token counts; at least one batch per
+        worker when there are enough texts (a call's few lines still use every core)."""
         if not texts:
-            return out
+            return
         encodings = [[self.bos_id, *ids[: self.max_length - 2], self.eos_id]
                      for ids in self.tokenizer.encode([prefix + (t or "") for t in texts])]
         lengths = np.array([len(e) for e in encodings])
-        for idx in length_batches(lengths, batch_size, BATCH_TOKENS):
+        budget = self.batch_tokens if self.workers == 1 else min(self.batch_tokens, -(-int(lengths.sum()) // self.workers))
+        for idx in length_batches(lengths, batch_size, budget):
             width = int(lengths[idx].max())
             ids = np.full((len(idx), width), self.pad_id, dtype=np.int64)
             mask = np.zeros((len(idx), width), dtype=np.int64)
             for row, i in enumerate(idx):
                 ids[row, : lengths[i]] = encodings[i]
                 mask[row, : lengths[i]] = 1
-            embeds = np.asarray(self.word_embeddings[ids], dtype=np.float32)
-            out[idx] = self.session.run(None, {"inputs_embeds": embeds, "attention_mask": mask})[0]
-            if progress is not None:
-                progress(len(idx))
-        return out
+            yield idx, {"inputs_embeds": np.asarray(self.word_embeddings[ids], dtype=np.float32),
+                        "attention_mask": mask}
