@@ -94,6 +94,26 @@ def test_eval_json_reports_per_label_metrics(tmp_path: Path) -> None:
     assert table.exit_code == 0 and "macro" in table.stdout and "harassment" in table.stdout
 
 
+def test_eval_on_one_split_counts_its_clean_lines_labelled(tmp_path: Path) -> None:
+    rows = [
+        {"id": "1", "text": "打到你接为止", "speaker": "agent", "labels": ["harassment"], "split": "test"},
+        {"id": "2", "text": "您的还款日是每月五号", "speaker": "agent", "labels": [], "split": "test"},
+        {"id": "3", "text": "我们会一直打，打到你接为止", "speaker": "agent", "labels": [], "split": "test"},  # mislabelled
+        {"id": "4", "text": "我真的不想活了", "speaker": "customer", "labels": ["threat"], "split": "train"},
+    ]
+    src = tmp_path / "gold.jsonl"
+    src.write_text(_jsonl(rows), encoding="utf-8")
+    res = CliRunner().invoke(app, ["eval", "--input", str(src), "--split", "test", "--json", "--rules-only"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    assert report["n"] == 3 and report["split"] == "test"
+    assert report["clean_lines"] == {"n": 2, "labelled": 1, "share": 0.5}
+    table = CliRunner().invoke(app, ["eval", "--input", str(src), "--split", "test", "--rules-only"])
+    assert "clean lines labelled: 1 of 2 (50.0%)" in table.stdout
+    none = CliRunner().invoke(app, ["eval", "--input", str(src), "--split", "dev", "--rules-only"])
+    assert none.exit_code == 2 and "no labelled lines with split 'dev'" in none.stderr
+
+
 def test_eval_requires_labels(tmp_path: Path) -> None:
     src = tmp_path / "x.jsonl"
     src.write_text(_jsonl(LINES[:1]), encoding="utf-8")
@@ -146,3 +166,17 @@ def test_detect_transcript_with_the_real_model() -> None:
     assert (2, "privacy/third_party_disclosure") in subs and (2, "harassment/call_bombing") in subs
     assert not any(f.segment_index in (0, 3) and f.label in ("threat", "harassment") for f in found)
     assert all(f.explanation and f.start is not None and f.speaker for f in found if f.segment_index == 2)
+
+
+@pytest.mark.slow
+def test_detection_on_the_held_out_corpus_split_meets_the_goal() -> None:
+    """What `callqa classify` labels (rules and model fused) on the corpus test split, which no training, calibration
+    or threshold reads: macro-F1 >= 0.90 with <= 5% of clean lines labelled (issue 11's goal)."""
+    _classifier_or_skip()
+    corpus = Path(__file__).resolve().parents[1] / "qa" / "data" / "corpus" / "collection_corpus.jsonl"
+    res = CliRunner().invoke(app, ["eval", "--input", str(corpus), "--split", "test", "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    assert report["n"] == 279 and report["mode"] == "rules+model"
+    assert report["macro_f1"] >= 0.90, report
+    assert report["clean_lines"]["share"] <= 0.05, report["clean_lines"]

@@ -24,8 +24,9 @@ def indicator(label_lists: Sequence[Sequence[str]], labels: Sequence[str] = LABE
 
 
 def matrix_metrics(y: np.ndarray, pred: np.ndarray, labels: Sequence[str] = LABELS) -> dict[str, Any]:
-    """{"n", "labels": {label: {precision, recall, f1, support, predicted, tp}}, "macro_f1", "exact_match"}
-    of 0/1 matrices `y` (gold) and `pred` (decisions), one column per label.
+    """{"n", "labels": {label: {precision, recall, f1, support, predicted, tp}}, "macro_f1", "exact_match",
+    "clean_lines": {n, labelled, share}} of 0/1 matrices `y` (gold) and `pred` (decisions), one column per label;
+    `clean_lines` counts the lines without any gold label that got a label anyway (false alarms).
 
     Precision with nothing predicted is 0 (and recall with no gold positives is 0), so a label that is
     never predicted or never present pulls the macro average down instead of being skipped.
@@ -49,7 +50,11 @@ def matrix_metrics(y: np.ndarray, pred: np.ndarray, labels: Sequence[str] = LABE
                     "tp": int((y[:, j] & pred[:, j]).sum()) if n else 0}
     macro = float(np.mean([v["f1"] for v in out.values()])) if labels else 0.0
     exact = float(accuracy_score(y, pred)) if n else 0.0  # subset accuracy: every label right
-    return {"n": n, "labels": out, "macro_f1": round(macro, 4), "exact_match": round(exact, 4)}
+    clean = ~y.any(axis=1) if n else np.zeros(0, dtype=bool)
+    labelled = int(pred[clean].any(axis=1).sum()) if clean.any() else 0
+    return {"n": n, "labels": out, "macro_f1": round(macro, 4), "exact_match": round(exact, 4),
+            "clean_lines": {"n": int(clean.sum()), "labelled": labelled,
+                            "share": round(labelled / int(clean.sum()), 4) if clean.any() else 0.0}}
 
 
 def label_metrics(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],
