@@ -197,7 +197,8 @@ def main() -> None:
     ap.add_argument("--compare-torch", action="store_true",
                     help="also run ONNX Runtime and torch side by side on the corpus test split and COLD dev")
     ap.add_argument("--compare-workers", action="store_true",
-                    help="instead, the ONNX encoder as it runs against one batch at a time on all cores (onnx-sequential)")
+                    help="instead, the ONNX encoder as it runs against one batch at a time on all cores "
+                         "(onnx-sequential)")
     ap.add_argument("--cold-sample", type=int, default=500, help="COLD dev rows in the side-by-side run")
     ap.add_argument("--only-compare", action="store_true",
                     help="only the side-by-side run (--compare-torch unless --compare-workers)")

@@ -317,7 +317,9 @@ class OnnxSentenceEncoder:
         encodings = [[self.bos_id, *ids[: self.max_length - 2], self.eos_id]
                      for ids in self.tokenizer.encode([prefix + (t or "") for t in texts])]
         lengths = np.array([len(e) for e in encodings])
-        budget = self.batch_tokens if self.workers == 1 else min(self.batch_tokens, -(-int(lengths.sum()) // self.workers))
+        budget = self.batch_tokens
+        if self.workers > 1:  # a few lines: cut into one batch per worker instead of one batch for a single core
+            budget = min(budget, -(-int(lengths.sum()) // self.workers))
         for idx in length_batches(lengths, batch_size, budget):
             width = int(lengths[idx].max())
             ids = np.full((len(idx), width), self.pad_id, dtype=np.int64)
