@@ -73,3 +73,42 @@ def test_finding_time_comes_from_word_timings() -> None:
                            words=[Word(10.0, 11.0, "那我们就"), Word(11.2, 13.5, "打到你接为止")])])
     [g] = detect_transcript(call_bomb, CallMeta(), use_model=False)
     assert (g.start, g.end) == (11.2, 13.5) and g.span == "打到你接为止"
+
+
+def _reported(tr: Transcript) -> list:
+    return [f for f in detect_transcript(tr, CallMeta(), use_model=False) if f.source == "rule:dialogue.reported_disclosure"]
+
+
+def test_customer_objecting_to_a_garbled_id_readout_flags_the_call() -> None:
+    """zh_05 as the recogniser heard it on one machine: the ID came out as 15 digits (no checksum to verify) and
+    '这些信息不要在电话里念' as '…电话理念'. The objection right after the agent's long number is the evidence."""
+    from qa.assess.scoring import review_decision
+
+    tr = call(("agent", "我再跟您合对一下新鲜的纯纯纯号序是030619881123131对吧"),
+              ("customer", "你怎么把我的纯纯正好全面出来了"), ("customer", "这些信息不要再电话理念我旁边还有人"))
+    findings = detect_transcript(tr, CallMeta(), use_model=False)
+    [f] = [f for f in findings if f.source == "rule:dialogue.reported_disclosure"]
+    assert f.label == "privacy" and f.speaker is None and f.segment_index == 2 and f.score >= 0.9
+    assert f.span == "电话理念" and "15-digit number" in f.explanation and "matched by sound" in f.explanation
+    assert "15 位数字" in f.details["explanation_zh"]
+    assert review_decision(findings).flagged
+    unverified = [g for g in findings if g.source == "rule:pii.unverified_run"]
+    assert unverified and not review_decision(unverified).flagged  # the number alone would not have flagged it
+
+
+def test_objection_without_a_number_before_it_is_shown_but_does_not_flag() -> None:
+    from qa.assess.scoring import review_decision
+
+    tr = call(("agent", "您好，我这边核对一下您的身份信息"), ("customer", "你别在电话里念我的身份证号，我发短信给你"))
+    [f] = _reported(tr)
+    assert f.score < 0.9 and "no long number" in f.explanation
+    assert not review_decision(detect_transcript(tr, CallMeta(), use_model=False)).flagged
+    # a request to hear a number again, and the company's service line, are not objections to a disclosure
+    assert _reported(call(("agent", "我们的客服电话是4008123456"), ("customer", "你能把我的卡号再念一遍吗"))) == []
+
+
+def test_en_objection_after_a_card_number() -> None:
+    tr = call(("agent", "I have your card on file as 4111 1111 1111 1112, is that right?"),
+              ("customer", "Why did you just read out my full card number? My kids are right here."), lang="en")
+    [f] = _reported(tr)
+    assert f.score >= 0.9 and "16-digit number" in f.explanation

@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from qa.detect.base import Registry
-from qa.detect.recognizers.dialogue import ReportedCallBombing, ThirdPartyDisclosure
+from qa.detect.recognizers.dialogue import ReportedCallBombing, ReportedDisclosure, ThirdPartyDisclosure
 from qa.detect.recognizers.phrases import phrase_detectors
 from qa.detect.recognizers.pii import pii_detectors
 
@@ -15,6 +15,7 @@ from qa.detect.recognizers.pii import pii_detectors
 def default_registry() -> Registry:
     """The built-in detectors (built once: lexicons are parsed and compiled on first use)."""
     reg = Registry()
-    for det in [*pii_detectors(), *phrase_detectors(), ThirdPartyDisclosure(), ReportedCallBombing()]:
+    for det in [*pii_detectors(), *phrase_detectors(), ThirdPartyDisclosure(), ReportedCallBombing(),
+                ReportedDisclosure()]:
         reg.register(det)
     return reg

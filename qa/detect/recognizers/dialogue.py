@@ -1,4 +1,5 @@
-"""Dialogue logic: third-party disclosure of the debt, and call bombing reported by the customer.
+"""Dialogue logic: third-party disclosure of the debt, and call bombing or a read-out of personal data reported by
+the customer.
 
 Third-party disclosure needs the order of turns: the person on the line is not the debtor (the manifest's
 `callee`, or they say so: 我是他邻居 / "this is his wife"), and after that the agent mentions the debt, its
@@ -14,7 +15,7 @@ from typing import Any
 from qa.data import load
 from qa.detect.base import Context, Detector, DialogueDetector, Utterance, make_finding
 from qa.records import Finding
-from qa.text import PhraseSet, UtteranceText, amounts_to_digits, fmt_offset
+from qa.text import PhraseSet, UtteranceText, amounts_to_digits, digit_runs, fmt_offset
 
 
 class ThirdPartyDisclosure(DialogueDetector):
@@ -162,3 +163,64 @@ class ReportedCallBombing(Detector):
                         explanation=f"customer reports being called over and over ({what}): '{m.group(0)}'",
                         details={"reported_by": "customer", "direction": "to_customer", "calls": n})]
         return []
+
+
+class ReportedDisclosure(DialogueDetector):
+    """The customer objects that their personal data is read out on the call ("这些信息不要在电话里念"). After an
+    agent turn holding a long number, that corroborates a disclosure the recogniser may have garbled past any
+    checksum; alone, the objection is shown but does not reach the review threshold."""
+
+    name = "reported_disclosure"
+    labels = ("privacy",)
+
+    def __init__(self) -> None:
+        spec = load("lexicons/dialogue")["reported_disclosure"]
+        self.spec = spec
+        self.subtype: str = spec["subtype"]
+        self.objection = PhraseSet.from_spec({lang: spec[lang] for lang in ("zh", "en") if lang in spec})
+        self.service_prefixes = tuple(str(p) for p in load("lexicons/pii")["service_prefixes"])
+
+    def _recent_number(self, ctx: Context, utt: Utterance) -> tuple[Utterance, str] | None:
+        """The latest agent turn with a long digit run shortly before `utt`, and the run."""
+        for prev in reversed(ctx.utterances[max(0, utt.index - int(self.spec["lookback_turns"])):utt.index]):
+            if prev.speaker != "agent":
+                continue
+            if utt.start is not None and prev.end is not None and utt.start - prev.end > self.spec["lookback_seconds"]:
+                break
+            runs = [r for r in digit_runs(prev.views.base, min_digits=int(self.spec["min_digits"]))
+                    if not (r.digits.startswith(self.service_prefixes) and len(r.digits) in (10, 11))]
+            if runs:  # a business service line (400/800, toll-free) is not personal data
+                return prev, runs[0].digits
+        return None
+
+    def detect_dialogue(self, ctx: Context) -> list[Finding]:
+        out: list[Finding] = []
+        for utt in ctx.utterances:
+            if utt.speaker != "customer" or not utt.text.strip():
+                continue
+            m = self.objection.find(utt.views, fuzzy=False)
+            if not m:
+                continue
+            heard = f"'{m.text}'" + (" (matched by sound)" if m.how == "pinyin" else "")
+            heard_zh = f"“{m.text}”" + ("（按读音匹配）" if m.how == "pinyin" else "")
+            number = self._recent_number(ctx, utt)
+            if number:
+                prev, digits = number
+                at = fmt_offset(prev.start)
+                why = (f"customer objects to their personal data being read out ({heard}) right after the agent "
+                       f"spoke a {len(digits)}-digit number" + (f" at {at}" if at else ""))
+                why_zh = (f"客户反对在电话里念出其个人信息{heard_zh}，此前坐席" + (f"在 {at} " if at else "")
+                          + f"念了一个 {len(digits)} 位数字")
+                score = float(self.spec["score_with_number"])
+            else:
+                why = f"customer objects to their personal data being read out ({heard}); no long number heard before"
+                why_zh = f"客户反对在电话里念出其个人信息{heard_zh}；此前未听到长数字"
+                score = float(self.spec["score"])
+            # speaker None: the disclosure is the agent's, the customer only reports it
+            out.append(make_finding(
+                utt, label="privacy", subtype=self.subtype, rule="rule:dialogue.reported_disclosure", score=score,
+                speaker=None, char_span=utt.views.phrase.span(m.start, m.end), explanation=why,
+                details={"explanation_zh": why_zh, "reported_by": "customer",
+                         "agent_number_digits": len(number[1]) if number else 0,
+                         "agent_number_at": number[0].start if number else None, "match": m.how}))
+        return out
