@@ -21,7 +21,7 @@ punctuation ("....", "～～～"); tests/test_classifier_onnx.py checks the agre
 count so each batch pads little. Batches run side by side, one single-threaded run per core on one session, rather
 than one batch at a time split across the cores (the small matrices of one batch leave two threads waiting on each
 other), with pre-packed weights and 512-token batches: on 2 cores, 579 corpus and COLD lines ran 1.3x faster
-(199-204 against 155 lines/s), the same labels, |dp| < 1.4e-6 (`benchmarks/classify.py --compare-workers`).
+(188-204 against 144-155 lines/s), the same labels, |dp| < 1.4e-6 (`benchmarks/classify.py --compare-workers`).
 """
 
 from __future__ import annotations
