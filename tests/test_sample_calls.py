@@ -87,7 +87,8 @@ def test_findings_carry_their_evidence(ingested) -> None:  # type: ignore[no-unt
     assert start is not None and end is not None and end > start
     assert span and explanation and source and 0 < score <= 1
     pii = [f for f in ingested["zh_05_pii_readout.ogg"]["findings"] if f[1] == "privacy/pii_spoken"]
-    assert pii and pii[0][2] == "agent"
+    # the numbers are the agent's; a customer's objection to the read-out is reported with no speaker of its own
+    assert any(f[2] == "agent" for f in pii) and {f[2] for f in pii} <= {"agent", None}
 
 
 def test_scripted_risky_calls_outscore_clean_ones(ingested) -> None:  # type: ignore[no-untyped-def]
