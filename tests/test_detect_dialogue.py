@@ -103,8 +103,11 @@ def test_objection_without_a_number_before_it_is_shown_but_does_not_flag() -> No
     [f] = _reported(tr)
     assert f.score < 0.9 and "no long number" in f.explanation
     assert not review_decision(detect_transcript(tr, CallMeta(), use_model=False)).flagged
-    # a request to hear a number again, and the company's service line, are not objections to a disclosure
+    # a request to hear a number again is not an objection to a disclosure
     assert _reported(call(("agent", "我们的客服电话是4008123456"), ("customer", "你能把我的卡号再念一遍吗"))) == []
+    # and the company's service line is not the customer's data: the objection after it stays below review
+    [g] = _reported(call(("agent", "我们的客服电话是4008123456"), ("customer", "你别在电话里念我的信息")))
+    assert g.score < 0.9 and "no long number" in g.explanation
 
 
 def test_en_objection_after_a_card_number() -> None:

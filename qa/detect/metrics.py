@@ -50,11 +50,11 @@ def matrix_metrics(y: np.ndarray, pred: np.ndarray, labels: Sequence[str] = LABE
                     "tp": int((y[:, j] & pred[:, j]).sum()) if n else 0}
     macro = float(np.mean([v["f1"] for v in out.values()])) if labels else 0.0
     exact = float(accuracy_score(y, pred)) if n else 0.0  # subset accuracy: every label right
-    clean = ~y.any(axis=1) if n else np.zeros(0, dtype=bool)
-    labelled = int(pred[clean].any(axis=1).sum()) if clean.any() else 0
+    clean = ~y.any(axis=1)
+    n_clean, labelled = int(clean.sum()), int(pred[clean].any(axis=1).sum())
     return {"n": n, "labels": out, "macro_f1": round(macro, 4), "exact_match": round(exact, 4),
-            "clean_lines": {"n": int(clean.sum()), "labelled": labelled,
-                            "share": round(labelled / int(clean.sum()), 4) if clean.any() else 0.0}}
+            "clean_lines": {"n": n_clean, "labelled": labelled,
+                            "share": round(labelled / n_clean, 4) if n_clean else 0.0}}
 
 
 def label_metrics(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]],

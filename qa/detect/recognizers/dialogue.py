@@ -14,6 +14,7 @@ from typing import Any
 
 from qa.data import load
 from qa.detect.base import Context, Detector, DialogueDetector, Utterance, make_finding
+from qa.detect.recognizers.pii import is_service_line
 from qa.records import Finding
 from qa.text import PhraseSet, UtteranceText, amounts_to_digits, digit_runs, fmt_offset
 
@@ -188,8 +189,8 @@ class ReportedDisclosure(DialogueDetector):
             if utt.start is not None and prev.end is not None and utt.start - prev.end > self.spec["lookback_seconds"]:
                 break
             runs = [r for r in digit_runs(prev.views.base, min_digits=int(self.spec["min_digits"]))
-                    if not (r.digits.startswith(self.service_prefixes) and len(r.digits) in (10, 11))]
-            if runs:  # a business service line (400/800, toll-free) is not personal data
+                    if not is_service_line(r.digits, self.service_prefixes)]
+            if runs:
                 return prev, runs[0].digits
         return None
 

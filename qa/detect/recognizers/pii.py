@@ -46,6 +46,11 @@ def valid_us_phone(number: str) -> bool:
     return re.fullmatch(_PII["us_phone"]["pattern"], number) is not None
 
 
+def is_service_line(digits: str, prefixes: tuple[str, ...]) -> bool:
+    """A business service line (400/800, toll-free; `prefixes` from the pii lexicon): not personal data."""
+    return digits.startswith(prefixes) and len(digits) in (10, 11)
+
+
 def valid_us_ssn(number: str) -> bool:
     """Nine digits; area not 000, 666 or 9xx, group not 00, serial not 0000, not a known advertised SSN."""
     return len(number) == 9 and number.isdigit() and us_ssn.is_valid(number)
@@ -86,7 +91,7 @@ class PIIRecognizer(Detector):
         cb = lex["callback"]
         self.callback_kinds = set(cb["kinds"])
         self.callback = PhraseSet.from_spec(cb)
-        self.service_prefixes = tuple(lex["service_prefixes"])
+        self.service_prefixes = tuple(str(p) for p in lex["service_prefixes"])
         self.landline: dict[str, Any] = lex["cn_landline"]
         self.text_patterns = {k: [re.compile(p, re.IGNORECASE) for p in v.get("patterns", [])]
                               for k, v in self.specs.items() if v.get("patterns")}
@@ -150,8 +155,8 @@ class PIIRecognizer(Detector):
         base = views.base
         hits: list[_Hit] = []
         for run in digit_runs(base, min_digits=9):
-            if run.digits.startswith(self.service_prefixes) and len(run.digits) in (10, 11):
-                continue  # a business service line (400/800, toll-free): not personal data
+            if is_service_line(run.digits, self.service_prefixes):
+                continue
             hit = self._classify_run(run, utt, ctx)
             if hit and hit.kind in self.callback_kinds and utt.speaker == "agent" and self.callback.find(views):
                 continue  # the agent gives the company's callback number
