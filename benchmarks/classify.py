@@ -1,15 +1,15 @@
 """Throughput of `callqa classify` on CPU, and the cost of detection per call relative to transcription.
 
     .venv/bin/python benchmarks/classify.py [--lines 1000] [--input FILE.jsonl] [--rules-only] [--json]
-                                            [--compare-torch | --compare-workers [--cold-sample 500]] [--only-compare]
+                                            [--compare-onnxruntime | --compare-torch [--cold-sample 500]] [--only-compare]
 
-`--compare-torch` runs the classifier side by side in one benchmark run on the same inputs, on the ONNX
-Runtime encoder (the default runtime) and on the torch encoder it was exported from (the implementation
-before it): the corpus test split and a sample of COLD dev, each runtime in its own process, alternating
-torch, onnx, torch, onnx so that load from other processes falls on both alike. It reports wall and CPU seconds
-and utterances/s per runtime, their ratio, and the agreement of labels and max |delta p| between the two.
-`--compare-workers` does the same for the ONNX encoder as it runs (512-token batches, one single-threaded batch per
-core at a time) against `onnx-sequential`, the way before it (1,024-token batches, one at a time on all cores).
+`--compare-onnxruntime` runs the classifier side by side in one benchmark run on the same inputs, on the default
+runtime (the ONNX export on OpenVINO, in bfloat16 where the CPU computes it natively) and on ONNX Runtime in float32
+(the runtime before it): the corpus test split and a sample of COLD dev, each runtime in its own process,
+alternating onnxruntime, openvino, onnxruntime, openvino so that load from other processes falls on both alike. It
+reports wall and CPU seconds and utterances/s per runtime, their ratio, and the agreement of labels and max
+|delta p| between the two. `--compare-torch` does the same against the torch encoder the graph was exported from
+(the float32 reference).
 
 Input: the first N lines of FILE, else qa/data/corpus/collection_corpus.jsonl, else COLD dev
 (../shared/data/cold/dev.csv), repeated to N lines if shorter. Measured:
@@ -109,14 +109,7 @@ import numpy as np
 from qa.detect.classifier.model import load_classifier
 sets = json.load(open(sys.argv[2], encoding="utf-8"))
 t = time.perf_counter()
-if sys.argv[1] == "onnx-sequential":  # the ONNX encoder as it ran before batches ran side by side
-    from pathlib import Path
-    from qa.detect.classifier.onnx_encoder import OnnxSentenceEncoder
-    clf = load_classifier(runtime="onnx")
-    clf.encoder = OnnxSentenceEncoder(Path(clf.encoder.source), clf.layers, clf.encoder.max_length,
-                                      threads=clf.encoder.workers, parallel_batches=False, batch_tokens=1024)
-else:
-    clf = load_classifier(runtime=sys.argv[1])
+clf = load_classifier(runtime=sys.argv[1])
 load_s = time.perf_counter() - t
 clf.predict(["warm-up 预热"], ["agent"])
 out, wall, cpu = {}, 0.0, 0.0
@@ -126,16 +119,21 @@ for name, (texts, speakers) in sets.items():
     wall += time.perf_counter() - w
     cpu += time.process_time() - c
 np.savez(sys.argv[3], **out)
-print(json.dumps({"load_s": load_s, "wall_s": wall, "cpu_s": cpu}))
+print(json.dumps({"load_s": load_s, "wall_s": wall, "cpu_s": cpu,
+                  "precision": getattr(clf.encoder, "precision", "f32")}))
 """
 
 
-def compare_runtimes(sets: dict[str, tuple[list[str], list[str]]], baseline: str = "torch", rounds: int = 2) -> dict:
-    """The classifier on `baseline` and on the default runtime ("onnx") on the same inputs, each in its own process
-    (so that neither's idle threads count against the other), alternating baseline, onnx, ... over `rounds`."""
+def compare_runtimes(sets: dict[str, tuple[list[str], list[str]]], baseline: str = "onnxruntime",
+                     rounds: int = 2) -> dict:
+    """The classifier on `baseline` and on the default runtime on the same inputs, each in its own process (so that
+    neither's idle threads count against the other), alternating baseline, default, ... over `rounds`."""
     import numpy as np
 
-    totals = {name: {"wall_s": 0.0, "cpu_s": 0.0, "load_s": 0.0} for name in (baseline, "onnx")}
+    from qa.detect.classifier.model import DEFAULT_RUNTIME
+
+    ours = DEFAULT_RUNTIME
+    totals: dict[str, dict] = {name: {"wall_s": 0.0, "cpu_s": 0.0, "load_s": 0.0} for name in (baseline, ours)}
     probs: dict[str, dict[str, np.ndarray]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         inputs = Path(tmp) / "sets.json"
@@ -150,6 +148,7 @@ def compare_runtimes(sets: dict[str, tuple[list[str], list[str]]], baseline: str
                 run = json.loads(proc.stdout.strip().splitlines()[-1])
                 for key in ("wall_s", "cpu_s", "load_s"):
                     total[key] += run[key] / rounds
+                total["precision"] = run["precision"]
                 with np.load(dest) as z:
                     probs[name] = {k: z[k] for k in z.files}
     from qa.detect.classifier.model import classifier_dir
@@ -159,7 +158,7 @@ def compare_runtimes(sets: dict[str, tuple[list[str], list[str]]], baseline: str
     out: dict = {"sets": {}, "rounds": rounds}
     n_all = 0
     for set_name, (texts, _) in sets.items():
-        p_t, p_o = probs[baseline][set_name], probs["onnx"][set_name]
+        p_t, p_o = probs[baseline][set_name], probs[ours][set_name]
         same = ((p_t >= t) == (p_o >= t)).all(axis=1)
         out["sets"][set_name] = {"utterances": len(texts), "label_agreement": round(float(same.mean()), 4),
                                  "max_abs_delta_p": float(np.abs(p_t - p_o).max())}
@@ -170,9 +169,10 @@ def compare_runtimes(sets: dict[str, tuple[list[str], list[str]]], baseline: str
                    wall_s=round(tot["wall_s"], 2), cpu_s=round(tot["cpu_s"], 2), load_s=round(tot["load_s"], 2))
     out["runtimes"] = totals
     out["baseline"] = baseline
+    out["runtime"] = ours
     out["utterances"] = n_all
-    out["speedup_wall"] = round(totals[baseline]["wall_s"] / totals["onnx"]["wall_s"], 2)
-    out["speedup_cpu"] = round(totals[baseline]["cpu_s"] / totals["onnx"]["cpu_s"], 2)
+    out["speedup_wall"] = round(totals[baseline]["wall_s"] / totals[ours]["wall_s"], 2)
+    out["speedup_cpu"] = round(totals[baseline]["cpu_s"] / totals[ours]["cpu_s"], 2)
     return out
 
 
@@ -180,9 +180,9 @@ def print_comparison(cmp: dict) -> None:
     print(f"side by side, same {cmp['utterances']} utterances, one process per runtime, alternating, "
           f"mean of {cmp['rounds']} rounds:")
     for name, r in cmp["runtimes"].items():
-        print(f"  {name:15s}: {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU -> {r['utterances_per_s']} utterances/s "
+        print(f"  {name + ' (' + r['precision'] + ')':19s}: {r['wall_s']:.1f} s wall, {r['cpu_s']:.1f} s CPU -> {r['utterances_per_s']} utterances/s "
               f"({r['utterances_per_cpu_s']} per CPU-second); load {r['load_s']} s")
-    print(f"  onnx vs {cmp['baseline']}: {cmp['speedup_wall']}x wall, {cmp['speedup_cpu']}x CPU")
+    print(f"  {cmp['runtime']} vs {cmp['baseline']}: {cmp['speedup_wall']}x wall, {cmp['speedup_cpu']}x CPU")
     for set_name, s in cmp["sets"].items():
         print(f"  {set_name} ({s['utterances']}): labels agree on {100 * s['label_agreement']:.2f}%, "
               f"max |delta p| {s['max_abs_delta_p']:.2e}")
@@ -194,20 +194,20 @@ def main() -> None:
     ap.add_argument("--input", type=Path)
     ap.add_argument("--rules-only", action="store_true")
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--compare-onnxruntime", action="store_true",
+                    help="also run the default runtime (OpenVINO) and ONNX Runtime (float32, the runtime before) side "
+                         "by side on the corpus test split and COLD dev")
     ap.add_argument("--compare-torch", action="store_true",
-                    help="also run ONNX Runtime and torch side by side on the corpus test split and COLD dev")
-    ap.add_argument("--compare-workers", action="store_true",
-                    help="instead, the ONNX encoder as it runs against one batch at a time on all cores "
-                         "(onnx-sequential)")
+                    help="the same against the torch encoder (the float32 reference)")
     ap.add_argument("--cold-sample", type=int, default=500, help="COLD dev rows in the side-by-side run")
     ap.add_argument("--only-compare", action="store_true",
-                    help="only the side-by-side run (--compare-torch unless --compare-workers)")
+                    help="only the side-by-side run (against ONNX Runtime unless --compare-torch)")
     args = ap.parse_args()
 
     comparison = None
-    if args.compare_torch or args.compare_workers or args.only_compare:
+    if args.compare_torch or args.compare_onnxruntime or args.only_compare:
         comparison = compare_runtimes(comparison_sets(args.cold_sample),
-                                      baseline="onnx-sequential" if args.compare_workers else "torch")
+                                      baseline="torch" if args.compare_torch else "onnxruntime")
         if args.only_compare:
             print(json.dumps(comparison, indent=2) if args.json else "", end="\n" if args.json else "")
             if not args.json:
@@ -240,7 +240,7 @@ def main() -> None:
                  "overhead_vs_asr_rtf_0.3": round(per_audio / 0.3, 3)},
     }
     if comparison:
-        report[f"onnx_vs_{comparison['baseline']}"] = comparison
+        report[f"{comparison['runtime']}_vs_{comparison['baseline']}"] = comparison
     if args.json:
         print(json.dumps(report, indent=2))
         return

@@ -1,4 +1,6 @@
-"""The ONNX Runtime encoder gives the classifier the same decisions as the torch reference it was exported from."""
+"""The exported encoder gives the classifier the same decisions as the torch reference it was exported from: on
+ONNX Runtime and OpenVINO in float32 the same numbers, on OpenVINO's default (bfloat16 where the CPU computes it
+natively) the same labels."""
 
 from __future__ import annotations
 
@@ -21,56 +23,90 @@ TEXTS = [
     "逾期记录会按合同报送征信。" * 30,  # longer than max_length: both truncate the same way
 ]
 SPEAKERS = ["agent", "agent", "agent", "agent", "customer", "agent", "customer", "agent"]
+CORPUS = Path(__file__).resolve().parents[1] / "qa" / "data" / "corpus" / "collection_corpus.jsonl"
 
 
 @pytest.fixture(scope="module")
 def both() -> tuple[clf_model.TextClassifier, clf_model.TextClassifier]:
+    """The torch reference and the default runtime."""
     try:
-        return clf_model.load_classifier(runtime="torch"), clf_model.load_classifier(runtime="onnx")
+        return clf_model.load_classifier(runtime="torch"), clf_model.load_classifier()
     except Exception as exc:  # noqa: BLE001 - encoder packages absent on this machine
         pytest.skip(f"classifier unavailable: {exc}")
 
 
-@pytest.mark.slow
-def test_onnx_runtime_keeps_every_decision_of_the_torch_encoder(both) -> None:  # type: ignore[no-untyped-def]
-    torch_clf, onnx_clf = both
-    assert type(onnx_clf.encoder).__name__ == "OnnxSentenceEncoder"  # the default runtime
-    p_torch, p_onnx = torch_clf.predict(TEXTS, SPEAKERS), onnx_clf.predict(TEXTS, SPEAKERS)
-    assert onnx_clf.decide(p_onnx) == torch_clf.decide(p_torch)
-    assert float(np.abs(p_onnx - p_torch).max()) < 1e-3
-    assert "threat" in onnx_clf.decide(p_onnx)[0]  # and the threatening line is still caught
+def _exported(clf: clf_model.TextClassifier, engine: str, precision: str) -> clf_model.TextClassifier:
+    """The same head on the same export, run by `engine` at `precision`."""
+    from dataclasses import replace
+
+    from qa.detect.classifier.onnx_encoder import OnnxSentenceEncoder
+
+    enc = clf.encoder
+    return replace(clf, encoder=OnnxSentenceEncoder(Path(enc.source), enc.layers, enc.max_length, threads=enc.workers,
+                                                    engine=engine, precision=precision))
 
 
 @pytest.mark.slow
-def test_onnx_scores_do_not_depend_on_batch_neighbours(both) -> None:  # type: ignore[no-untyped-def]
-    _, onnx_clf = both
-    alone = np.vstack([onnx_clf.predict([t], [s]) for t, s in zip(TEXTS, SPEAKERS)])
-    together = onnx_clf.predict(TEXTS, SPEAKERS)  # padded to the longest in a batch
+def test_the_export_keeps_every_decision_of_the_torch_encoder_in_float32(both) -> None:  # type: ignore[no-untyped-def]
+    torch_clf, clf = both
+    assert type(clf.encoder).__name__ == "OnnxSentenceEncoder" and clf.encoder.engine == "openvino"  # the default
+    p_torch = torch_clf.predict(TEXTS, SPEAKERS)
+    for engine in ("onnxruntime", "openvino"):
+        exported = _exported(clf, engine, "f32")
+        assert exported.encoder.precision == "f32"
+        p = exported.predict(TEXTS, SPEAKERS)
+        assert exported.decide(p) == torch_clf.decide(p_torch), engine
+        assert float(np.abs(p - p_torch).max()) < 1e-3, engine
+        assert "threat" in exported.decide(p)[0]  # and the threatening line is still caught
+
+
+@pytest.mark.slow
+def test_the_default_precision_keeps_the_labels_of_float32_on_the_held_out_corpus(both) -> None:  # type: ignore[no-untyped-def]
+    """OpenVINO's default (bfloat16 on CPUs that compute it natively, else float32) against ONNX Runtime in float32
+    on the corpus test split: the same labels on (nearly) every line, probabilities within a few hundredths."""
+    import json
+
+    _, clf = both
+    rows = [json.loads(line) for line in CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    test = [r for r in rows if r.get("split") == "test"]
+    texts, speakers = [r["text"] for r in test], [r.get("speaker", "customer") for r in test]
+    p_ref = _exported(clf, "onnxruntime", "f32").predict(texts, speakers)
+    p = clf.predict(texts, speakers)
+    same = [a == b for a, b in zip(clf.decide(p), clf.decide(p_ref))]
+    assert sum(same) >= 0.99 * len(test), f"{len(test) - sum(same)} of {len(test)} lines labelled differently"
+    assert float(np.abs(p - p_ref).max()) < 0.05
+
+
+@pytest.mark.slow
+def test_scores_do_not_depend_on_batch_neighbours(both) -> None:  # type: ignore[no-untyped-def]
+    _, clf = both
+    alone = np.vstack([clf.predict([t], [s]) for t, s in zip(TEXTS, SPEAKERS)])
+    together = clf.predict(TEXTS, SPEAKERS)  # padded to the longest in a batch
     assert float(np.abs(alone - together).max()) < 1e-4
     assert together.shape == (len(TEXTS), len(LABELS))
 
 
 @pytest.mark.slow
-def test_batches_run_side_by_side_give_the_scores_of_one_batch_at_a_time(both) -> None:  # type: ignore[no-untyped-def]
-    """One single-threaded batch per core at a time (the default) against the way before (1,024-token batches, one
-    at a time on all cores): the same features; and a few lines are still cut into one batch per core."""
+def test_a_few_lines_still_use_every_core(both) -> None:  # type: ignore[no-untyped-def]
+    """Batches run side by side, one single-threaded batch per core: three lines are cut into one batch per core."""
+    _, clf = both
+    assert len(list(clf.encoder.batches(TEXTS[:3]))) >= min(3, clf.encoder.workers)
+
+
+def test_unknown_engine_or_precision_is_refused() -> None:
     from qa.detect.classifier.onnx_encoder import OnnxSentenceEncoder
 
-    _, onnx_clf = both
-    enc = onnx_clf.encoder
-    before = OnnxSentenceEncoder(Path(enc.source), enc.layers, enc.max_length, threads=max(2, enc.workers),
-                                 parallel_batches=False, batch_tokens=1024)
-    texts = [f"{t} ({i})" for i in range(12) for t in TEXTS]
-    assert float(np.abs(enc.embed(texts) - before.embed(texts)).max()) < 1e-5
-    assert len(list(enc.batches(TEXTS[:3]))) >= min(3, enc.workers)
-    assert len(list(before.batches(TEXTS[:3]))) == 1
+    with pytest.raises(ValueError, match="precision"):
+        OnnxSentenceEncoder(Path("/nonexistent"), (6, 9, 12), precision="int8")
+    with pytest.raises(ValueError, match="engine"):
+        OnnxSentenceEncoder(Path("/nonexistent"), (6, 9, 12), engine="tensorrt")
 
 
 @pytest.mark.slow
 def test_onnx_encoder_refuses_layers_it_was_not_exported_for(both) -> None:  # type: ignore[no-untyped-def]
-    _, onnx_clf = both
+    _, clf = both
     with pytest.raises(ValueError, match="exported for layers"):
-        onnx_clf.encoder.embed(["hello"], layers=(-1,))
+        clf.encoder.embed(["hello"], layers=(-1,))
 
 
 def test_sentencepiece_tokens_match_the_tokenizer_json_they_were_built_from() -> None:

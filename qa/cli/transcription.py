@@ -297,7 +297,7 @@ def models(
         data = {"asr": resolve_asr_model().to_json(), "encoder": describe_encoder(),
                 "classifier": {"name": f"{head['name']}@{head['version']}", "path": head["path"],
                                "sha256": file_sha256(Path(head["path"]) / "head.npz"),
-                               "adapter_sha256": head["adapter_sha256"],
+                               "adapter_sha256": head["adapter_sha256"], "runtime": head["runtime"],
                                "thresholds": head["thresholds"]},
                 "speakers": describe_voice_encoder()}
     except (ModelMissingError, EncoderUnavailable, ClassifierUnavailable, VoiceEncoderUnavailable) as exc:

@@ -1,8 +1,8 @@
 """The learned utterance classifier: frozen multilingual-e5-small features + a small trained head.
 
-This is the only detection module that touches an encoder: at run time ONNX Runtime
-(`qa.detect.classifier.onnx_encoder`, built once from the transformers folder), torch only to build
-or compare (`qa.detect.classifier.encoder`).
+This is the only detection module that touches an encoder: at run time the ONNX export run by OpenVINO
+(`qa.detect.classifier.onnx_encoder`, built once from the transformers folder; bfloat16 where the CPU computes it
+natively), torch only to build, to run on a GPU, or to compare (`qa.detect.classifier.encoder`).
 The head (`head.npz` + `metadata.json`, written by `callqa train`) reads mean-pooled encoder layers and the
 speaker through one hidden layer (`W1`, `b1`, GELU; absent in linear heads before 1.3), then a linear output per
 label (`W`, `b`), with Platt calibration and per-label thresholds chosen on the corpus dev split. A head folder
@@ -123,7 +123,7 @@ class TextClassifier:
     name: str
     version: str
     thresholds: dict[str, float]
-    encoder: Any  # OnnxSentenceEncoder, or SentenceEncoder (torch) for comparison
+    encoder: Any  # OnnxSentenceEncoder, or SentenceEncoder (torch: the GPU, or for comparison)
     weights: np.ndarray  # output layer: (len(LABELS), hidden units, or features for a linear head)
     bias: np.ndarray
     calib_a: np.ndarray
@@ -160,11 +160,13 @@ class TextClassifier:
         return [[lab for lab, hit in zip(LABELS, row) if hit] for row in probabilities >= t]
 
 
-#: How the encoder runs: "onnx" (ONNX Runtime, the default) or "torch" (the reference it is checked against).
-RUNTIMES = ("onnx", "torch")
+#: How the encoder runs on a CPU: the ONNX export on "openvino" (the default, at `Settings.classifier_precision`) or on
+#: "onnxruntime" (float32, the runtime before), or "torch" (the float32 reference both are checked against).
+RUNTIMES = ("openvino", "onnxruntime", "torch")
+DEFAULT_RUNTIME = "openvino"
 
 
-def _load(folder: Path, encoder_folder: Path, settings: Settings, runtime: str = "onnx") -> TextClassifier:
+def _load(folder: Path, encoder_folder: Path, settings: Settings, runtime: str = DEFAULT_RUNTIME) -> TextClassifier:
     from qa.detect.classifier.encoder import SentenceEncoder, describe_encoder
     from qa.detect.classifier.onnx_encoder import OnnxSentenceEncoder
 
@@ -188,9 +190,10 @@ def _load(folder: Path, encoder_folder: Path, settings: Settings, runtime: str =
     if compute.device == "cuda":  # the classifier on the GPU: torch in float16 (ONNX Runtime here is CPU-only)
         encoder = SentenceEncoder(encoder_folder, max_length=max_length, threads=_threads(), device="cuda",
                                   adapter=adapter)
-    elif runtime == "onnx":
+    elif runtime in ("openvino", "onnxruntime"):
         encoder = OnnxSentenceEncoder(_onnx_export(meta, adapter, settings), layers, max_length=max_length,
-                                      threads=_threads())
+                                      threads=_threads(), engine=runtime,
+                                      precision=settings.classifier_precision if runtime == "openvino" else "f32")
     elif runtime == "torch":
         encoder = SentenceEncoder(encoder_folder, max_length=max_length, threads=_threads(), adapter=adapter)
     else:
@@ -211,14 +214,15 @@ def _load(folder: Path, encoder_folder: Path, settings: Settings, runtime: str =
     )
 
 
-_CACHE: dict[tuple[str, str, str], TextClassifier] = {}
+_CACHE: dict[tuple[str, str, str, str], TextClassifier] = {}
 _LOCK = threading.Lock()
 
 
-def load_classifier(settings: Settings | None = None, runtime: str = "onnx") -> TextClassifier:
+def load_classifier(settings: Settings | None = None, runtime: str = DEFAULT_RUNTIME) -> TextClassifier:
     """The classifier for these settings, loaded once per process (the encoder is the slow part).
 
-    `runtime="torch"` runs the same head on the transformers encoder, for comparison (benchmarks, tests).
+    `runtime` "onnxruntime" or "torch" runs the same head on the runtime before or on the transformers encoder,
+    for comparison (benchmarks, tests).
     """
     from qa.detect.classifier.encoder import ensure_encoder
 
@@ -226,7 +230,7 @@ def load_classifier(settings: Settings | None = None, runtime: str = "onnx") -> 
     folder = classifier_dir(settings)
     with _LOCK:
         encoder_folder = ensure_encoder(settings)
-        key = (str(folder), str(encoder_folder), runtime)
+        key = (str(folder), str(encoder_folder), runtime, settings.classifier_precision)
         if key not in _CACHE:
             _CACHE[key] = _load(folder, encoder_folder, settings, runtime)
         return _CACHE[key]
@@ -238,8 +242,11 @@ def describe_classifier(settings: Settings | None = None) -> dict[str, Any]:
     settings = settings or get_settings()
     folder = classifier_dir(settings)
     meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
+    from qa.detect.classifier.onnx_encoder import default_precision
+
     return {
         "runtime_encoder": str(_onnx_export(meta, head_adapter(folder, meta), settings)),
+        "runtime": f"{DEFAULT_RUNTIME} ({default_precision(settings.classifier_precision)})",
         "name": meta["name"],
         "version": meta["version"],
         "path": str(folder),

@@ -1,4 +1,4 @@
-"""The classifier's runtime encoder: the e5 folder exported to ONNX, pooling included, run by ONNX Runtime.
+"""The classifier's runtime encoder: the e5 folder exported to ONNX, pooling included, run by OpenVINO.
 
 `ensure_onnx_encoder` exports the transformers folder (`qa.detect.classifier.encoder`) once, at setup
 time, into `<models_dir>/<encoder>-onnx/`: one graph that takes the tokens' word embeddings +
@@ -6,10 +6,16 @@ time, into `<models_dir>/<encoder>-onnx/`: one graph that takes the tokens' word
 concatenated, exactly what `SentenceEncoder.embed(layers=...)` computes in torch. The word-embedding
 table (250,002 x 384 float32: 384 MB, four fifths of the model) stays outside the graph in a .npy file
 that is memory-mapped and indexed per batch, so a process holds only the rows of the tokens it has seen
-instead of the whole table (and ONNX Runtime's optimised copy of it). The build checks the export against
-torch (cosine >= 0.9999 on fixed sentences) and records the source encoder's sha256 and the format
-version; a changed encoder, layer list or format rebuilds it. The graph stays float32: dynamic int8
-quantisation changed decisions, and heads fitted on static int8 features lost accuracy (models/MODEL_CARD.md).
+instead of the whole table (and the runtime's optimised copy of it). The build checks the export against
+torch (cosine >= 0.9999 on fixed sentences, run in float32) and records the source encoder's sha256 and the
+format version; a changed encoder, layer list or format rebuilds it. The graph file stays float32.
+
+At run time OpenVINO computes it in bfloat16 where the CPU does so natively (AMX or AVX512-BF16: bfloat16 inputs,
+float32 sums), else in float32 (`Settings.classifier_precision`). bfloat16 keeps 8 bits of each number's
+mantissa but its own exponent, so unlike int8 (one scale per tensor, which outlier activations wreck: dynamic int8
+changed decisions, and heads fitted on static int8 features lost accuracy, models/MODEL_CARD.md) it loses little:
+on 2 cores, 579 corpus and COLD lines ran ~3x faster than ONNX Runtime in float32 with the same labels and
+|dp| < 0.01 (`benchmarks/classify.py --compare-onnxruntime`).
 
 Tokens come from SentencePiece, with a model written at build time from the same vocabulary, scores and
 normalisation table as `tokenizer.json`: the `tokenizers` Unigram model held ~280 MB of memory for this
@@ -18,10 +24,9 @@ and Davidson lines the two gave different ids on 37, each a tie between equal-sc
 punctuation ("....", "～～～"); tests/test_classifier_onnx.py checks the agreement on the corpus.
 
 `OnnxSentenceEncoder` needs neither torch nor transformers at run time; texts are sorted by token
-count so each batch pads little. Batches run side by side, one single-threaded run per core on one session, rather
-than one batch at a time split across the cores (the small matrices of one batch leave two threads waiting on each
-other), with pre-packed weights and 512-token batches: on 2 cores, 579 corpus and COLD lines ran 1.3x faster
-(188-204 against 144-155 lines/s), the same labels, |dp| < 1.4e-6 (`benchmarks/classify.py --compare-workers`).
+count so each batch pads little. Batches run side by side, one single-threaded batch per core, rather than one
+batch at a time split across the cores (the small matrices of one batch left two threads waiting on each other:
+1.3x with ONNX Runtime).
 """
 
 from __future__ import annotations
@@ -59,7 +64,8 @@ log = logging.getLogger(__name__)
 ONNX_FILE = "encoder.onnx"
 # Padded tokens per batch: short lines still go 32 at a time, 128-token turns 4 at a time. 64 x 128 tokens held
 # ~330 MB and took 15-30% more CPU than 1,024-token batches (~150 MB); 512-token batches, one per core at a time,
-# were faster again (see the module docstring).
+# were faster again. OpenVINO keeps a buffer per request sized by the largest batch it has run: in bfloat16,
+# 2,048-token batches ran ~10% faster but held ~200 MB more; at 512 it holds what ONNX Runtime did.
 BATCH_TOKENS = 512
 EMBEDDINGS_FILE = "word_embeddings.npy"
 FORMAT_VERSION = 2  # 2: word embeddings outside the graph; older builds are rebuilt
@@ -163,7 +169,7 @@ def build_onnx_encoder(source: Path | str, dest: Path, layers: tuple[int, ...], 
         _export(str(source), tmp, layers, max_length, adapter)
         sentences = list(VERIFY_SENTENCES)
         reference = SentenceEncoder(source, max_length=max_length, adapter=adapter).embed(sentences, layers=layers)
-        ours = OnnxSentenceEncoder(tmp, layers, max_length=max_length).embed(sentences, layers=layers)
+        ours = OnnxSentenceEncoder(tmp, layers, max_length=max_length, precision="f32").embed(sentences, layers=layers)
         cos = (reference * ours).sum(1) / len(layers)  # each layer's slice is unit length
         if float(cos.min()) < _MIN_COSINE:
             raise EncoderUnavailable(f"ONNX encoder disagrees with torch (min cosine {cos.min():.6f} < {_MIN_COSINE})")
@@ -237,45 +243,96 @@ def ensure_onnx_encoder(layers: tuple[int, ...], settings: Settings | None = Non
     return build_onnx_encoder(source, folder, layers, source_sha, max_length, adapter)
 
 
+#: What runs the exported graph. OpenVINO is the default: on CPUs that compute bfloat16 natively (AMX, AVX512-BF16)
+#: it runs the graph in bfloat16, ~3x faster than float32 with the same labels; elsewhere float32, as fast as ONNX
+#: Runtime. ONNX Runtime (float32 only on CPU) is the runtime before it, kept as the reference that benchmarks and
+#: tests compare against.
+ENGINES = ("openvino", "onnxruntime")
+PRECISIONS = ("auto", "f32", "bf16")
+
+
+def default_precision(precision: str = "auto") -> str:
+    """The precision OpenVINO runs the encoder in on this CPU for a `Settings.classifier_precision` value, without
+    loading it: "bf16" where the CPU computes bfloat16 natively and `precision` is "auto", else `precision`."""
+    if precision != "auto":
+        return precision
+    import openvino as ov
+
+    return str(ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT").to_string())
+
+
 class OnnxSentenceEncoder:
-    """`SentenceEncoder.embed` for the exported layers, on ONNX Runtime (CPU)."""
+    """`SentenceEncoder.embed` for the exported layers, on OpenVINO or ONNX Runtime (CPU).
+
+    Batches run side by side, one single-threaded batch per core at a time: a batch of short lines is small
+    matrices, and two threads on one batch spent much of it waiting on each other."""
 
     device = "cpu"  # CUDA machines run the torch encoder in float16 instead (qa.detect.classifier.model)
 
     def __init__(self, folder: Path, layers: tuple[int, ...], max_length: int = 128, threads: int | None = None,
-                 parallel_batches: bool = True, batch_tokens: int = BATCH_TOKENS) -> None:
-        import onnxruntime as ort
+                 engine: str = "openvino", precision: str = "auto") -> None:
         import sentencepiece
 
+        if engine not in ENGINES:
+            raise ValueError(f"unknown encoder engine {engine!r}; one of {ENGINES}")
+        if precision not in PRECISIONS:
+            raise ValueError(f"unknown classifier precision {precision!r}; one of {PRECISIONS}")
         self.source = str(folder)
         self.layers = tuple(layers)
         self.max_length = max_length
+        self.engine = engine
         self.tokenizer = sentencepiece.SentencePieceProcessor(model_file=str(folder / SPM_FILE))
         self.pad_id, self.bos_id, self.eos_id = (self.tokenizer.pad_id(), self.tokenizer.bos_id(),
                                                  self.tokenizer.eos_id())
+        self.workers = max(1, threads or 1)
+        self.word_embeddings = np.load(folder / EMBEDDINGS_FILE, mmap_mode="r")  # pages read as tokens need them
+        if engine == "openvino":
+            self._run, self.precision, outputs = self._openvino(folder / ONNX_FILE, precision)
+        else:
+            if precision == "bf16":
+                raise ValueError("ONNX Runtime runs this encoder in float32 only; use the openvino engine for bf16")
+            self._run, self.precision, outputs = self._onnxruntime(folder / ONNX_FILE)
+        self.dim = outputs // len(self.layers)
+
+    def _openvino(self, graph: Path, precision: str) -> tuple[Any, str, int]:
+        import queue
+
+        import openvino as ov
+
+        core = ov.Core()
+        # Not pinned to cores: the recogniser and other workers share them.
+        config: dict[str, Any] = {"PERFORMANCE_HINT": "THROUGHPUT", "NUM_STREAMS": self.workers,
+                                  "INFERENCE_NUM_THREADS": self.workers, "ENABLE_CPU_PINNING": False}
+        if precision != "auto":
+            config["INFERENCE_PRECISION_HINT"] = precision
+        compiled = core.compile_model(core.read_model(str(graph)), "CPU", config)
+        used = compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
+        requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
+        for _ in range(self.workers):  # one request per stream; a request serves one batch at a time
+            requests.put(compiled.create_infer_request())
+
+        def run(inputs: dict[str, np.ndarray]) -> np.ndarray:
+            request = requests.get()
+            try:
+                return np.array(request.infer(inputs)[0], dtype=np.float32)  # a copy: the request's buffer is reused
+            finally:
+                requests.put(request)
+
+        return run, used, int(compiled.output(0).get_partial_shape()[-1].get_length())
+
+    def _onnxruntime(self, graph: Path) -> tuple[Any, str, int]:
+        import onnxruntime as ort
+
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        # `threads` with `parallel_batches`: each batch single-threaded, `threads` batches at a time (ONNX Runtime's
-        # Run is thread-safe). Otherwise one batch at a time on `threads` (or ONNX Runtime's default) threads: the
-        # build's check, and the way before, which benchmarks/classify.py --compare-workers measures against.
-        self.workers = max(1, threads or 1) if parallel_batches else 1
-        self.batch_tokens = batch_tokens
-        if threads:
-            options.intra_op_num_threads = 1 if parallel_batches else threads
-            options.inter_op_num_threads = 1
+        options.intra_op_num_threads = 1  # one single-threaded Run per worker (Run is thread-safe)
+        options.inter_op_num_threads = 1
         # No busy-waiting between runs: on a shared CPU spinning threads take cores from everything else.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # Pre-packed MatMul weights are a second copy of the graph's weights (~30-40 MB). With one batch at a time
-        # on all cores they saved nothing; with single-threaded batches side by side they run 579 corpus and COLD
-        # lines ~10% faster (206-209 against 188-190 lines/s, features within 2e-7), so they stay on then.
-        if not parallel_batches:
-            options.add_session_config_entry("session.disable_prepacking", "1")
-        # No memory arena: it kept the largest batch's activations for the life of the process. Without it a
-        # worker held ~80 MB less after each of the 13 sample calls, at the same CPU time.
+        # No memory arena: it kept the largest batch's activations for the life of the process.
         options.enable_cpu_mem_arena = False
-        self.session = ort.InferenceSession(str(folder / ONNX_FILE), options, providers=["CPUExecutionProvider"])
-        self.word_embeddings = np.load(folder / EMBEDDINGS_FILE, mmap_mode="r")  # pages read as tokens need them
-        self.dim = int(self.session.get_outputs()[0].shape[-1]) // len(self.layers)
+        session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+        return (lambda inputs: session.run(None, inputs)[0]), "f32", int(session.get_outputs()[0].shape[-1])
 
     def embed(
         self,
@@ -291,7 +348,7 @@ class OnnxSentenceEncoder:
         out = np.zeros((len(texts), self.dim * len(self.layers)), dtype=np.float32)
 
         def run(batch: tuple[np.ndarray, dict[str, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-            return batch[0], self.session.run(None, batch[1])[0]
+            return batch[0], self._run(batch[1])
 
         def keep(idx: np.ndarray, embedded: np.ndarray) -> None:
             out[idx] = embedded
@@ -317,7 +374,7 @@ class OnnxSentenceEncoder:
         encodings = [[self.bos_id, *ids[: self.max_length - 2], self.eos_id]
                      for ids in self.tokenizer.encode([prefix + (t or "") for t in texts])]
         lengths = np.array([len(e) for e in encodings])
-        budget = self.batch_tokens
+        budget = BATCH_TOKENS
         if self.workers > 1:  # a few lines: cut into one batch per worker instead of one batch for a single core
             budget = min(budget, -(-int(lengths.sum()) // self.workers))
         for idx in length_batches(lengths, batch_size, budget):
