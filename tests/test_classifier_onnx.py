@@ -155,3 +155,36 @@ def test_prune_removes_only_the_finished_exports_the_head_does_not_load(tmp_path
     assert sorted(p for p, _ in removed) == sorted(old)
     assert all(n >= 4000 for _, n in removed)
     assert keep.is_dir() and all(p.is_dir() for p in stays) and not any(p.exists() for p in old)
+
+
+_CONCURRENT = """
+import sys, threading
+import numpy as np
+from qa.detect.classifier.model import load_classifier
+clf = load_classifier()
+texts = sys.argv[1:]
+def work(out):
+    for _ in range(5):
+        out.append(clf.predict(texts))
+results = [[], [], []]
+threads = [threading.Thread(target=work, args=(r,)) for r in results]
+for t in threads: t.start()
+for t in threads: t.join()
+ref = clf.predict(texts)
+assert all(len(r) == 5 for r in results)
+assert max(float(np.abs(p - ref).max()) for r in results for p in r) < 1e-4
+print("ok")
+"""
+
+
+@pytest.mark.slow
+def test_threads_can_share_the_encoder_from_its_first_call(both) -> None:  # type: ignore[no-untyped-def]
+    """Three threads classifying at once from a fresh process (the dashboard and batch workers do): every call
+    returns the single-threaded scores, and none waits forever (OpenVINO's first calls from several threads once
+    deadlocked a worker). In a subprocess, so that a hang fails the test instead of the run."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", _CONCURRENT, *TEXTS[:6]], capture_output=True, text=True,
+                          timeout=300, cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0 and proc.stdout.strip().endswith("ok"), proc.stderr[-2000:]

@@ -37,10 +37,11 @@ import os
 import shutil
 import tempfile
 import warnings
+import threading
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import numpy as np
 
@@ -72,6 +73,8 @@ FORMAT_VERSION = 2  # 2: word embeddings outside the graph; older builds are reb
 TOKENIZER_FILE = "tokenizer.json"
 SPM_FILE = "tokenizer.spm"
 _MIN_COSINE = 0.9999
+#: A batch started on the engine: call it to wait for its pooled features.
+_Pending = Callable[[], np.ndarray]
 
 
 def onnx_folder(settings: Settings, layers: tuple[int, ...], adapter_sha: str = "") -> Path:
@@ -286,17 +289,19 @@ class OnnxSentenceEncoder:
                                                  self.tokenizer.eos_id())
         self.workers = max(1, threads or 1)
         self.word_embeddings = np.load(folder / EMBEDDINGS_FILE, mmap_mode="r")  # pages read as tokens need them
+        self._lock = threading.Lock()
         if engine == "openvino":
-            self._run, self.precision, outputs = self._openvino(folder / ONNX_FILE, precision)
+            self._start, self.precision, outputs = self._openvino(folder / ONNX_FILE, precision)
         else:
             if precision == "bf16":
                 raise ValueError("ONNX Runtime runs this encoder in float32 only; use the openvino engine for bf16")
-            self._run, self.precision, outputs = self._onnxruntime(folder / ONNX_FILE)
+            self._start, self.precision, outputs = self._onnxruntime(folder / ONNX_FILE)
         self.dim = outputs // len(self.layers)
 
-    def _openvino(self, graph: Path, precision: str) -> tuple[Any, str, int]:
-        import queue
-
+    def _openvino(self, graph: Path, precision: str) -> tuple[Callable[[dict[str, np.ndarray]], _Pending], str, int]:
+        """One infer request per worker, started and collected from the calling thread: OpenVINO runs them side
+        by side on its own threads. (Calling `infer` from several Python threads at once deadlocked a worker:
+        two first calls raced on a static initialiser in the Python bindings while one of them held the GIL.)"""
         import openvino as ov
 
         core = ov.Core()
@@ -307,32 +312,42 @@ class OnnxSentenceEncoder:
             config["INFERENCE_PRECISION_HINT"] = precision
         compiled = core.compile_model(core.read_model(str(graph)), "CPU", config)
         used = compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
-        requests: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        for _ in range(self.workers):  # one request per stream; a request serves one batch at a time
-            requests.put(compiled.create_infer_request())
+        free = deque(compiled.create_infer_request() for _ in range(self.workers))
 
-        def run(inputs: dict[str, np.ndarray]) -> np.ndarray:
-            request = requests.get()
-            try:
-                return np.array(request.infer(inputs)[0], dtype=np.float32)  # a copy: the request's buffer is reused
-            finally:
-                requests.put(request)
+        def start(inputs: dict[str, np.ndarray]) -> _Pending:
+            request = free.popleft()  # `embed` keeps at most one batch per request in flight
+            request.start_async(inputs)  # copies the inputs
 
-        return run, used, int(compiled.output(0).get_partial_shape()[-1].get_length())
+            def result() -> np.ndarray:
+                request.wait()
+                out = np.array(request.get_output_tensor(0).data, dtype=np.float32)  # a copy: the buffer is reused
+                free.append(request)
+                return out
 
-    def _onnxruntime(self, graph: Path) -> tuple[Any, str, int]:
+            return result
+
+        return start, used, int(compiled.output(0).get_partial_shape()[-1].get_length())
+
+    def _onnxruntime(self, graph: Path) -> tuple[Callable[[dict[str, np.ndarray]], _Pending], str, int]:
+        """One single-threaded `run` per worker thread (ONNX Runtime's `run` is thread-safe and releases the GIL)."""
         import onnxruntime as ort
 
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.intra_op_num_threads = 1  # one single-threaded Run per worker (Run is thread-safe)
+        options.intra_op_num_threads = 1
         options.inter_op_num_threads = 1
         # No busy-waiting between runs: on a shared CPU spinning threads take cores from everything else.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         # No memory arena: it kept the largest batch's activations for the life of the process.
         options.enable_cpu_mem_arena = False
         session = ort.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
-        return (lambda inputs: session.run(None, inputs)[0]), "f32", int(session.get_outputs()[0].shape[-1])
+        pool = ThreadPoolExecutor(self.workers)
+
+        def start(inputs: dict[str, np.ndarray]) -> _Pending:
+            future = pool.submit(session.run, None, inputs)
+            return lambda: future.result()[0]
+
+        return start, "f32", int(session.get_outputs()[0].shape[-1])
 
     def embed(
         self,
@@ -347,22 +362,19 @@ class OnnxSentenceEncoder:
             raise ValueError(f"this ONNX encoder was exported for layers {self.layers}, not {tuple(layers)}")
         out = np.zeros((len(texts), self.dim * len(self.layers)), dtype=np.float32)
 
-        def run(batch: tuple[np.ndarray, dict[str, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-            return batch[0], self._run(batch[1])
-
-        def keep(idx: np.ndarray, embedded: np.ndarray) -> None:
-            out[idx] = embedded
+        def keep(idx: np.ndarray, result: _Pending) -> None:
+            out[idx] = result()
             if progress is not None:
                 progress(len(idx))
 
-        with ThreadPoolExecutor(self.workers) as pool:
-            pending: deque[Future[tuple[np.ndarray, np.ndarray]]] = deque()
-            for batch in self.batches(texts, batch_size, prefix):  # at most two batches per worker in memory
-                pending.append(pool.submit(run, batch))
-                if len(pending) >= 2 * self.workers:
-                    keep(*pending.popleft().result())
+        with self._lock:  # one caller at a time drives the requests
+            pending: deque[tuple[np.ndarray, _Pending]] = deque()
+            for idx, inputs in self.batches(texts, batch_size, prefix):  # one batch per worker in flight
+                if len(pending) >= self.workers:
+                    keep(*pending.popleft())
+                pending.append((idx, self._start(inputs)))
             while pending:
-                keep(*pending.popleft().result())
+                keep(*pending.popleft())
         return out
 
     def batches(self, texts: list[str], batch_size: int = 64,
