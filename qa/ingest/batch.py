@@ -197,7 +197,7 @@ def run_batch(jobs: list[FileJob], db_url: str, force: bool = False, workers: in
         collect(process_file(job, db_url, force, settings) for job in jobs)
         preload.join()
         return results
-    # Spawned, not forked: the classifier (ONNX Runtime) and Whisper (CTranslate2) run thread pools that do not
+    # Spawned, not forked: the classifier (OpenVINO) and Whisper (CTranslate2) run thread pools that do not
     # survive a fork (a forked child that inherits a loaded model waits forever), so each worker loads its own.
     ctx = multiprocessing.get_context("spawn")
     worker_settings = replace(settings, asr_streams=1)  # the workers fill the cores: one stream per call

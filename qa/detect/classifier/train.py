@@ -398,9 +398,11 @@ def train(
     c_values: dict[str, float] | None = None,
     adapt: bool = True,
     hidden: int = MLP_HIDDEN,
+    reuse_adapter: Path | None = None,
 ) -> dict[str, Any]:
-    """Train the adapter (unless `adapt` is off), then fit, calibrate, evaluate and write the head, adapter and
-    metadata to `output`. Returns the metadata."""
+    """Train the adapter (unless `adapt` is off, or `reuse_adapter` names a trained one: the head is then fitted on
+    that adapter's features), then fit, calibrate, evaluate and write the head, adapter and metadata to `output`.
+    Returns the metadata."""
     import shutil
     import tempfile
 
@@ -434,7 +436,16 @@ def train(
     work = Path(scratch.name)
     adapter_info: dict[str, Any] | None = None
     adapter_path: Path | None = None
-    if adapt:  # trained into a scratch folder: the output changes only once the head fits it
+    if reuse_adapter is not None:  # e.g. the bundled head's: training one again is not bit-for-bit the same on
+        adapter_path = work / ADAPTER_FILE  # another CPU, and a new adapter needs a new encoder export
+        shutil.copyfile(reuse_adapter, adapter_path)
+        adapter_info = {"sha256": file_sha256(adapter_path), "reused_from": str(reuse_adapter)}
+        recorded = reuse_adapter.with_name("metadata.json")  # how it was trained, when its head recorded it
+        if recorded.is_file():
+            before = json.loads(recorded.read_text(encoding="utf-8")).get("adapter") or {}
+            if before.get("sha256") == adapter_info["sha256"]:
+                adapter_info = {**before, **adapter_info}
+    elif adapt:  # trained into a scratch folder: the output changes only once the head fits it
         adapter_path = work / ADAPTER_FILE
         rows = [*public, splits["train"]]
         frozen = adapter_mod.frozen_pass(ensure_encoder(settings), rows, LAYERS, MAX_LENGTH)
@@ -480,7 +491,7 @@ def train(
                     "max_length": MAX_LENGTH},
         "adapter": adapter_info,
         "features": {"speaker_one_hot": list(SPEAKERS)},
-        "method": ("encoder adapter (LoRA) trained first, then " if adapt else "frozen encoder; ")
+        "method": ("encoder adapter (LoRA) trained first, then " if adapter_path else "frozen encoder; ")
         + (f"one hidden layer ({MLP_MEMBERS} x {hidden} GELU units, the average of {MLP_MEMBERS} nets; torch, AdamW, "
            f"{MLP_EPOCHS} epochs, dropout {MLP_DROPOUT}, weight decay {MLP_WEIGHT_DECAY})" if hidden > 0
            else "logistic regression per label (sklearn, lbfgs, L2)") + ", Platt scaling on corpus dev",
@@ -525,6 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--embed-public-only", action="store_true", help="only fill the embedding cache")
     parser.add_argument("--no-adapter", action="store_true", help="keep the encoder frozen (the 1.0 method)")
     parser.add_argument("--linear-head", action="store_true", help="logistic regression per label (the 1.2 head)")
+    parser.add_argument("--reuse-adapter", type=Path, help="fit the head on this trained adapter.npz")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.embed_public_only:
@@ -538,7 +550,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     try:
         meta = train(args.output, args.seed, args.shared, args.corpus, adapt=not args.no_adapter,
-                     hidden=0 if args.linear_head else MLP_HIDDEN)
+                     hidden=0 if args.linear_head else MLP_HIDDEN, reuse_adapter=args.reuse_adapter)
     except DataUnavailable as exc:
         print(f"skipped: {exc}", file=sys.stderr)
         return 0
