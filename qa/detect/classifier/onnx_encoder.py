@@ -310,7 +310,7 @@ class OnnxSentenceEncoder:
                                   "INFERENCE_NUM_THREADS": self.workers, "ENABLE_CPU_PINNING": False}
         if precision != "auto":
             config["INFERENCE_PRECISION_HINT"] = precision
-        compiled = core.compile_model(core.read_model(str(graph)), "CPU", config)
+        compiled = core.compile_model(str(graph), "CPU", config)
         used = compiled.get_property("INFERENCE_PRECISION_HINT").to_string()
         free = deque(compiled.create_infer_request() for _ in range(self.workers))
 
