@@ -27,7 +27,7 @@ class Settings:
     asr_compute_type: str = "auto"  # "auto": int8 on CPU, float16 on CUDA; or any CTranslate2 compute type
     classifier_device: str = "auto"  # the text classifier's encoder: "cpu", "cuda", "auto" (fp16 on CUDA)
     # The CPU encoder's arithmetic: "auto" (bfloat16 where the CPU computes it natively, e.g. AMX; else float32),
-    # "f32" or "bf16". bfloat16 runs ~3x faster with the same labels (models/MODEL_CARD.md, "Throughput").
+    # "f32" or "bf16". bfloat16 runs ~2.6x faster with nearly always the same labels (models/MODEL_CARD.md, "Throughput").
     classifier_precision: str = "auto"
     asr_word_timestamps: bool = True
     asr_beam_size: int = 5
