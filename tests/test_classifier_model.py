@@ -218,3 +218,38 @@ def test_a_trained_adapter_merged_into_the_encoder_computes_what_training_comput
     assert np.abs(merged - trained).max() < 1e-4  # what was trained is what ships
     assert np.array_equal(merged[:, :384], before[:, :384])  # layer 6 is below the adapter
     assert np.abs(merged[:, 384:] - before[:, 384:]).max() > 1e-6  # layers 9 and 12 moved
+
+
+@pytest.mark.slow
+def test_training_can_refit_the_head_on_the_shipped_adapter(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`callqa train --reuse-adapter`: no adapter is trained; the head is fitted on the given adapter's features, the
+    adapter is copied beside it unchanged, and its training record is carried over from the head it came from."""
+    import csv
+
+    from qa.audio import file_sha256
+
+    trainer = _trainer()
+    monkeypatch.setattr(trainer, "MLP_MEMBERS", 2)
+    monkeypatch.setattr(trainer, "MLP_EPOCHS", 5)
+    shared = tmp_path / "shared"
+    (shared / "cold").mkdir(parents=True)
+    for name, n in (("train", 40), ("dev", 20)):
+        with (shared / "cold" / f"{name}.csv").open("w", encoding="utf-8", newline="") as fh:
+            w = csv.DictWriter(fh, fieldnames=["split", "label", "TEXT"])
+            w.writeheader()
+            for i in range(n):
+                w.writerow({"split": name, "label": i % 2, "TEXT": ("你这个废物" if i % 2 else "今天天气不错") + str(i)})
+    rows = [json.loads(line) for line in trainer.DEFAULT_CORPUS.read_text(encoding="utf-8").splitlines() if line.strip()]
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows[::12]), encoding="utf-8")
+    shipped = clf_model.BUNDLED_HEAD_DIR / "adapter.npz"
+
+    meta = trainer.train(output=tmp_path / "head", shared=shared, corpus=corpus, reuse_adapter=shipped)
+
+    assert file_sha256(tmp_path / "head" / "adapter.npz") == file_sha256(shipped)
+    recorded = json.loads((clf_model.BUNDLED_HEAD_DIR / "metadata.json").read_text(encoding="utf-8"))["adapter"]
+    assert meta["adapter"]["sha256"] == recorded["sha256"] and meta["adapter"]["reused_from"] == str(shipped)
+    assert meta["adapter"]["epoch_losses"] == recorded["epoch_losses"]  # how it was trained, carried over
+    assert meta["method"].startswith("encoder adapter")
+    head = np.load(tmp_path / "head" / "head.npz")
+    assert head["W1"].shape[0] == 2 * trainer.MLP_HIDDEN  # the two nets averaged
