@@ -187,7 +187,7 @@ def _load(folder: Path, encoder_folder: Path, settings: Settings, runtime: str =
 
     compute = select_compute(settings.classifier_device, "auto", ctranslate2.get_cuda_device_count())
     encoder: Any
-    if compute.device == "cuda":  # the classifier on the GPU: torch in float16 (ONNX Runtime here is CPU-only)
+    if compute.device == "cuda":  # the classifier on the GPU: torch in float16 (the exported graph runs on CPUs)
         encoder = SentenceEncoder(encoder_folder, max_length=max_length, threads=_threads(), device="cuda",
                                   adapter=adapter)
     elif runtime in ("openvino", "onnxruntime"):
@@ -239,14 +239,18 @@ def load_classifier(settings: Settings | None = None, runtime: str = DEFAULT_RUN
 def describe_classifier(settings: Settings | None = None) -> dict[str, Any]:
     """Name, version, folder, thresholds and headline metrics of the head, for `callqa models`; builds the
     head's ONNX encoder (`runtime_encoder`) if it is missing, so that setup, not the first call, pays for it."""
+    import ctranslate2
+
+    from qa.detect.classifier.onnx_encoder import default_precision
+
     settings = settings or get_settings()
     folder = classifier_dir(settings)
     meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
-    from qa.detect.classifier.onnx_encoder import default_precision
-
+    on_gpu = select_compute(settings.classifier_device, "auto", ctranslate2.get_cuda_device_count()).device == "cuda"
     return {
         "runtime_encoder": str(_onnx_export(meta, head_adapter(folder, meta), settings)),
-        "runtime": f"{DEFAULT_RUNTIME} ({default_precision(settings.classifier_precision)})",
+        "runtime": ("torch (cuda, float16)" if on_gpu
+                    else f"{DEFAULT_RUNTIME} ({default_precision(settings.classifier_precision)})"),
         "name": meta["name"],
         "version": meta["version"],
         "path": str(folder),
