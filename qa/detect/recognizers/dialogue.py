@@ -179,7 +179,6 @@ class ReportedDisclosure(DialogueDetector):
         self.spec = spec
         self.subtype: str = spec["subtype"]
         self.objection = PhraseSet.from_spec({lang: spec[lang] for lang in ("zh", "en") if lang in spec})
-        self.service_prefixes = tuple(str(p) for p in load("lexicons/pii")["service_prefixes"])
 
     def _recent_number(self, ctx: Context, utt: Utterance) -> tuple[Utterance, str] | None:
         """The latest agent turn with a long digit run shortly before `utt`, and the run."""
@@ -189,7 +188,7 @@ class ReportedDisclosure(DialogueDetector):
             if utt.start is not None and prev.end is not None and utt.start - prev.end > self.spec["lookback_seconds"]:
                 break
             runs = [r for r in digit_runs(prev.views.base, min_digits=int(self.spec["min_digits"]))
-                    if not is_service_line(r.digits, self.service_prefixes)]
+                    if not is_service_line(r.digits)]
             if runs:
                 return prev, runs[0].digits
         return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from stdnum import luhn
@@ -46,9 +47,14 @@ def valid_us_phone(number: str) -> bool:
     return re.fullmatch(_PII["us_phone"]["pattern"], number) is not None
 
 
-def is_service_line(digits: str, prefixes: tuple[str, ...]) -> bool:
-    """A business service line (400/800, toll-free; `prefixes` from the pii lexicon): not personal data."""
-    return digits.startswith(prefixes) and len(digits) in (10, 11)
+@lru_cache(maxsize=1)
+def _service_prefixes() -> tuple[str, ...]:
+    return tuple(str(p) for p in load("lexicons/pii")["service_prefixes"])
+
+
+def is_service_line(digits: str) -> bool:
+    """A business service line (400/800, toll-free; prefixes from the pii lexicon): not personal data."""
+    return digits.startswith(_service_prefixes()) and len(digits) in (10, 11)
 
 
 def valid_us_ssn(number: str) -> bool:
@@ -91,7 +97,6 @@ class PIIRecognizer(Detector):
         cb = lex["callback"]
         self.callback_kinds = set(cb["kinds"])
         self.callback = PhraseSet.from_spec(cb)
-        self.service_prefixes = tuple(str(p) for p in lex["service_prefixes"])
         self.landline: dict[str, Any] = lex["cn_landline"]
         self.text_patterns = {k: [re.compile(p, re.IGNORECASE) for p in v.get("patterns", [])]
                               for k, v in self.specs.items() if v.get("patterns")}
@@ -155,7 +160,7 @@ class PIIRecognizer(Detector):
         base = views.base
         hits: list[_Hit] = []
         for run in digit_runs(base, min_digits=9):
-            if is_service_line(run.digits, self.service_prefixes):
+            if is_service_line(run.digits):
                 continue
             hit = self._classify_run(run, utt, ctx)
             if hit and hit.kind in self.callback_kinds and utt.speaker == "agent" and self.callback.find(views):
