@@ -108,6 +108,13 @@ def _onnx_export(meta: dict[str, Any], adapter: Path | None, settings: Settings)
                                adapter=adapter, adapter_sha=meta["adapter"]["sha256"] if adapter else "")
 
 
+def _on_gpu(settings: Settings) -> bool:
+    """Whether `Settings.classifier_device` puts the encoder on a CUDA GPU here."""
+    import ctranslate2  # asks the driver for CUDA devices without importing torch
+
+    return select_compute(settings.classifier_device, "auto", ctranslate2.get_cuda_device_count()).device == "cuda"
+
+
 def _threads() -> int:
     try:
         cores = len(os.sched_getaffinity(0))
@@ -183,11 +190,8 @@ def _load(folder: Path, encoder_folder: Path, settings: Settings, runtime: str =
             f"{encoder_folder} is {current[:12]}; retrain with `callqa train` or restore that encoder build")
     layers = tuple(int(v) for v in enc_meta["layers"])
     max_length = int(enc_meta["max_length"])
-    import ctranslate2  # asks the driver for CUDA devices without importing torch
-
-    compute = select_compute(settings.classifier_device, "auto", ctranslate2.get_cuda_device_count())
     encoder: Any
-    if compute.device == "cuda":  # the classifier on the GPU: torch in float16 (the exported graph runs on CPUs)
+    if _on_gpu(settings):  # the classifier on the GPU: torch in float16 (the exported graph runs on CPUs)
         encoder = SentenceEncoder(encoder_folder, max_length=max_length, threads=_threads(), device="cuda",
                                   adapter=adapter)
     elif runtime in ("openvino", "onnxruntime"):
@@ -239,17 +243,14 @@ def load_classifier(settings: Settings | None = None, runtime: str = DEFAULT_RUN
 def describe_classifier(settings: Settings | None = None) -> dict[str, Any]:
     """Name, version, folder, thresholds and headline metrics of the head, for `callqa models`; builds the
     head's ONNX encoder (`runtime_encoder`) if it is missing, so that setup, not the first call, pays for it."""
-    import ctranslate2
-
     from qa.detect.classifier.onnx_encoder import default_precision
 
     settings = settings or get_settings()
     folder = classifier_dir(settings)
     meta = json.loads((folder / "metadata.json").read_text(encoding="utf-8"))
-    on_gpu = select_compute(settings.classifier_device, "auto", ctranslate2.get_cuda_device_count()).device == "cuda"
     return {
         "runtime_encoder": str(_onnx_export(meta, head_adapter(folder, meta), settings)),
-        "runtime": ("torch (cuda, float16)" if on_gpu
+        "runtime": ("torch (cuda, float16)" if _on_gpu(settings)
                     else f"{DEFAULT_RUNTIME} ({default_precision(settings.classifier_precision)})"),
         "name": meta["name"],
         "version": meta["version"],
